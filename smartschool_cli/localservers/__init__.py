@@ -1,0 +1,1 @@
+"""Private servers started on free loopback ports, for the demo and the test suite."""
