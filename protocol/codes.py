@@ -50,7 +50,10 @@ MESSAGES: dict[Code, tuple[str, str]] = {
     Code.LOAN_RETURNED: ("Trả sách thành công", "Book returned"),
     Code.LOAN_RENEWED: ("Gia hạn thành công", "Loan renewed"),
     Code.LOAN_LIMIT_REACHED: ("Đã mượn tối đa số sách", "Loan limit reached"),
-    Code.LOAN_ITEM_ON_HOLD: ("Sách đang được người khác đặt trước", "Item is on hold for another reader"),
+    Code.LOAN_ITEM_ON_HOLD: (
+        "Sách đang được người khác đặt trước",
+        "Item is on hold for another reader",
+    ),
     Code.LOAN_UNKNOWN_ITEM: ("Không tìm thấy sách", "Unknown item"),
     Code.CMD_OK: ("Đã thực hiện lệnh", "Command done"),
     Code.CMD_UNKNOWN: ("Lệnh không được hỗ trợ", "Unknown command"),

@@ -124,7 +124,9 @@ class Event(Message):
     id: UUID
     ts: Timestamp
     seq: Seq
-    type: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$", max_length=64)]
+    type: Annotated[
+        str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$", max_length=64)
+    ]
     data: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -209,14 +211,18 @@ class Response(Message):
     def for_code(cls, re: UUID, code: Code, data: dict[str, Any] | None = None) -> Response:
         """An answer with the code's standard messages."""
         vi, en = MESSAGES[code]
-        return cls(re=re, ok=is_ok(code), code=code, msg=LocalizedText(vi=vi, en=en), data=data or {})
+        return cls(
+            re=re, ok=is_ok(code), code=code, msg=LocalizedText(vi=vi, en=en), data=data or {}
+        )
 
 
 class Command(Message):
     """``cmd``: a command to an edge (``reboot``, ``reload``, ``identify``, ``sync``, ...)."""
 
     id: UUID
-    cmd: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$", max_length=64)]
+    cmd: Annotated[
+        str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$", max_length=64)
+    ]
     args: dict[str, Any] = Field(default_factory=dict)
 
 

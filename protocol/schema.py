@@ -41,7 +41,11 @@ def render(name: str) -> str:
     """The JSON Schema text of the message named ``name``, as committed."""
     target = SCHEMAS[name]
     schema = target.json_schema() if isinstance(target, TypeAdapter) else target.model_json_schema()
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"ss/v1/{name}", **schema}
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"ss/v1/{name}",
+        **schema,
+    }
     return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 

@@ -1,0 +1,104 @@
+"""``smartschool``: one command line for the hub, the edge agent, the simulators and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="smartschool",
+    help=(
+        "Smart-school device platform (Ho Chi Minh City). "
+        "Nền tảng thiết bị cho trường học thông minh: edge agents read classroom devices and talk "
+        "MQTT to a hub that decides, stores and serves the live wall."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")]
+
+
+@app.command()
+def hub(
+    config: Annotated[
+        Path | None,
+        typer.Option(help="TOML file of hub settings; SS_* environment variables override it."),
+    ] = None,
+    http_port: Annotated[int | None, typer.Option(help="Port of the web pages and API.")] = None,
+    mqtt_url: Annotated[str | None, typer.Option(help="Broker, e.g. mqtt://127.0.0.1:1883.")] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Run the hub: MQTT ingest, InfluxDB and database writers, API and live wall."""
+    from smartschool_cli.run_hub import run_hub
+
+    _logging(verbose)
+    overrides = {k: v for k, v in {"http_port": http_port, "mqtt_url": mqtt_url}.items() if v}
+    raise typer.Exit(run_hub(config, overrides, console))
+
+
+@app.command()
+def edge(
+    config: Annotated[Path, typer.Argument(help="TOML file of the edge box and its devices.")],
+    verbose: Verbose = False,
+) -> None:
+    """Run an edge agent: read its devices, keep the outbox, talk MQTT to the hub."""
+    from edge_agent.app import run_edge
+
+    _logging(verbose)
+    asyncio.run(run_edge(config))
+
+
+@app.command()
+def sim(
+    family: Annotated[str, typer.Argument(help="Device family: mhz19 or pms5003.")],
+    link: Annotated[Path, typer.Argument(help="Path of the symlink to the simulated serial port.")],
+    speed: Annotated[float, typer.Option(help="School-day clock speed (60 = a minute per second).")] = 1.0,
+    seed: Annotated[int | None, typer.Option(help="Random seed for repeatable values.")] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Simulate a device byte for byte on a pseudo-terminal until Ctrl-C."""
+    from smartschool_cli.run_sim import run_sim
+
+    _logging(verbose)
+    run_sim(family, link, speed=speed, seed=seed, console=console)
+
+
+@app.command()
+def demo(
+    http_port: Annotated[int, typer.Option(help="Port of the live wall and API.")] = 8080,
+    mqtt_port: Annotated[
+        int | None, typer.Option(help="Port of the demo's own broker (default: 1883, or a free one).")
+    ] = None,
+    rooms: Annotated[int, typer.Option(min=3, max=40, help="Classrooms in the demo school.")] = 3,
+    speed: Annotated[float, typer.Option(help="School-day clock speed of the simulated rooms.")] = 120.0,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its databases.")] = Path("var/demo"),
+    verbose: Verbose = False,
+) -> None:
+    """Bring up the demo school: broker, hub, and a room per edge with simulated sensors."""
+    from smartschool_cli.demo import DemoOptions, run_demo
+
+    _logging(verbose)
+    options = DemoOptions(
+        http_port=http_port, mqtt_port=mqtt_port, rooms=rooms, speed=speed, data_dir=data_dir
+    )
+    raise typer.Exit(run_demo(options, console))
+
+
+if __name__ == "__main__":
+    app()
