@@ -1,0 +1,56 @@
+"""Byte-exact device simulators over pseudo-terminals, made by family name."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+from firmware_sim.base import PtyDevice, wait_until
+from firmware_sim.mhz19 import Mhz19Simulator
+from firmware_sim.occupancy import RoomAir, RoomProfile, SimClock
+from firmware_sim.pms5003 import Pms5003Simulator
+
+FAMILIES = ("mhz19", "pms5003")
+
+
+def make_simulator(
+    family: str,
+    link: Path,
+    *,
+    seed: int | None = None,
+    speed: float = 1.0,
+    **options: Any,
+) -> PtyDevice:
+    """A not-yet-started simulator of ``family`` behind symlink ``link``; call ``start()``.
+
+    Without fixed values in ``options`` (``co2_ppm``/``temp_c`` or ``pm``) the air follows a
+    school day (``room``: RoomProfile, ``start``: time of day, ``speed``: clock factor).
+    Other options go to the simulator (e.g. ``period_s`` for the PMS5003).
+    """
+    room: RoomProfile = options.pop("room", RoomProfile())
+    start: time = options.pop("start", time(7, 0))
+    if family == "mhz19":
+        if "co2_ppm" not in options and "source" not in options:
+            air = RoomAir(room, SimClock(speed=speed, start=start), seed=seed)
+            options["source"] = air.co2_and_temp
+        return Mhz19Simulator(link, seed=seed, **options)
+    if family == "pms5003":
+        if "pm" not in options and "source" not in options:
+            air = RoomAir(room, SimClock(speed=speed, start=start), seed=seed)
+            options["source"] = air.pm
+        return Pms5003Simulator(link, seed=seed, **options)
+    raise KeyError(f"unknown simulator {family!r}; known: {', '.join(FAMILIES)}")
+
+
+__all__ = [
+    "FAMILIES",
+    "Mhz19Simulator",
+    "Pms5003Simulator",
+    "PtyDevice",
+    "RoomAir",
+    "RoomProfile",
+    "SimClock",
+    "make_simulator",
+    "wait_until",
+]
