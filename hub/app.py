@@ -1,0 +1,63 @@
+"""The hub's FastAPI app: ``create_app(settings)``; ingest runs inside the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from hub.api.system import router as system_router
+from hub.db.engine import make_engine
+from hub.db.migrate import upgrade_to_head
+from hub.ingest.service import Ingest
+from hub.live import LiveState
+from hub.metrics import HubMetrics
+from hub.settings import HubSettings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: HubSettings) -> FastAPI:
+    """A hub app for ``settings``; nothing connects until the app's lifespan starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(upgrade_to_head, settings.db_url)
+        engine = make_engine(settings.db_url)
+        metrics = HubMetrics()
+        live = LiveState()
+        ingest = Ingest(settings, engine=engine, live=live, metrics=metrics)
+        app.state.settings, app.state.engine, app.state.metrics = settings, engine, metrics
+        app.state.live, app.state.ingest = live, ingest
+        await asyncio.to_thread(ingest.start)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(ingest.stop)
+            engine.dispose()
+
+    app = FastAPI(
+        title="Smart-school hub",
+        description="Device registry, telemetry ingest and live wall / Trung tâm thiết bị",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.include_router(system_router)
+    web_router = _web_router()
+    if web_router is not None:
+        app.include_router(web_router)
+    return app
+
+
+def _web_router() -> APIRouter | None:
+    try:
+        from hub.web.routes import router
+    except ModuleNotFoundError as error:
+        if error.name not in ("hub.web", "hub.web.routes"):
+            raise
+        log.info("hub.web.routes not present: serving without the live wall")
+        return None
+    return router  # type: ignore[no-any-return]

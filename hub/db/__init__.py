@@ -1,0 +1,1 @@
+"""The relational store: models, engine, migrations, the device registry writer."""

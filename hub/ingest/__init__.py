@@ -1,0 +1,1 @@
+"""MQTT ingest: receive, decode, route to the sinks, and acknowledge once stored."""

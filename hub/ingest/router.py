@@ -1,0 +1,159 @@
+"""What the network thread does with each message: parse, decode, route. Nothing slow."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from hub.ingest.devicemap import DeviceMap
+from hub.ingest.mqtt import SUB_STATUS, Delivery
+from hub.live import LiveState
+from hub.metrics import HubMetrics
+from protocol import Code, Heartbeat, ProtocolError, Response, Status, topics
+from protocol.decode import MAX_PAYLOAD, decode, salvage_id
+from protocol.topics import Topic, TopicKind
+
+log = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    """A consumer thread's queue: it stores the item, then acknowledges its delivery."""
+
+    def put(self, topic: Topic, message: Any, delivery: Delivery) -> None:
+        """Queue one decoded message."""
+
+
+class RateLimitedLog:
+    """Log a warning at most once per ``every`` seconds per key, with how many were skipped."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every = every
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def warning(self, key: str, text: str, *args: object) -> None:
+        """Log ``text % args`` unless this key was logged less than ``every`` seconds ago."""
+        now = time.monotonic()
+        last, skipped = self._last.get(key, (float("-inf"), 0))
+        if now - last < self.every:
+            self._last[key] = (last, skipped + 1)
+            return
+        self._last[key] = (now, 0)
+        suffix = f" (+{skipped} similar not logged)" if skipped else ""
+        log.warning(text + suffix, *args)
+
+
+_IGNORED = frozenset({TopicKind.RESP, TopicKind.CMD})
+
+
+class Router:
+    """Routes decoded messages to the sinks and answers undecodable requests."""
+
+    def __init__(
+        self,
+        *,
+        metrics: HubMetrics,
+        live: LiveState,
+        devices: DeviceMap,
+        telemetry: Sink,
+        registry: Sink,
+        ack: Callable[[Delivery], None],
+        publish: Callable[[str, bytes, int, Properties | None], None],
+    ) -> None:
+        self.metrics = metrics
+        self.live = live
+        self.devices = devices
+        self.telemetry = telemetry
+        self.registry = registry
+        self.ack = ack
+        self.publish = publish
+        self.bad_log = RateLimitedLog()
+        self._in = {kind: metrics.messages_in.labels(kind.value) for kind in TopicKind}
+
+    def on_message(self, msg: mqtt.MQTTMessage, delivery: Delivery) -> None:
+        """Handle one message from the network thread."""
+        if _redundant_status_copy(msg):
+            # Every worker takes statuses on its own subscription (each needs the device map);
+            # the copy the shared subscription also delivers is redundant.
+            self.ack(delivery)
+            return
+        try:
+            topic = topics.parse(msg.topic)
+        except (ProtocolError, UnicodeDecodeError) as error:
+            self._bad("unknown", "topic", delivery, "bad topic: %s", error)
+            return
+        kind = topic.kind
+        self._in[kind].inc()
+        if kind in _IGNORED:
+            self.ack(delivery)  # our own outbound traffic, seen through the wildcard
+            return
+        payload = bytes(msg.payload)
+        try:
+            message = decode(kind, payload)
+        except ProtocolError as error:
+            reason = "too_large" if len(payload) > MAX_PAYLOAD else "payload"
+            self._bad(kind.value, reason, delivery, "bad %s from %s/%s: %s",
+                      kind.value, topic.school, topic.edge, error)
+            if kind is TopicKind.REQ:
+                self._answer_bad_request(topic, payload, msg.properties)
+            return
+        except Exception as error:  # noqa: BLE001 - one odd payload must not stop the link
+            self._bad(kind.value, "unexpected", delivery, "cannot decode %s: %r", kind.value, error)
+            return
+        if kind is TopicKind.TELEMETRY:
+            self.telemetry.put(topic, message, delivery)
+        elif kind is TopicKind.STATUS:
+            self._status(topic, message, delivery)
+        elif kind is TopicKind.HEARTBEAT:
+            self._heartbeat(topic, message, delivery)
+        elif kind is TopicKind.EVENT:
+            self.metrics.events.inc()
+            self.ack(delivery)
+        else:
+            # Requests and command acks are handled by the domain services when they exist.
+            self.ack(delivery)
+
+    def _bad(self, kind: str, reason: str, delivery: Delivery, text: str, *args: object) -> None:
+        self.metrics.bad_messages.labels(kind, reason).inc()
+        self.bad_log.warning(f"{kind}:{reason}", text, *args)
+        # It can never become good: acknowledge so the broker does not redeliver poison.
+        self.ack(delivery)
+
+    def _status(self, topic: Topic, status: Status, delivery: Delivery) -> None:
+        for info in status.devices:
+            self.devices.set_device(topic.school, topic.edge, info.id, info.kind, info.room or "")
+        if self.devices.accept_status(topic.school, topic.edge, status.ts):
+            self.live.update_edge(topic.school, topic.edge, state=status.state.value, ts=status.ts)
+        self.registry.put(topic, status, delivery)
+
+    def _heartbeat(self, topic: Topic, heartbeat: Heartbeat, delivery: Delivery) -> None:
+        self.live.update_edge(topic.school, topic.edge, ts=heartbeat.ts, outbox=heartbeat.outbox)
+        self.registry.put(topic, heartbeat, delivery)
+
+    def _answer_bad_request(self, topic: Topic, payload: bytes, props: Properties | None) -> None:
+        request_id = salvage_id(payload)
+        if request_id is None:
+            return
+        answer = Response.for_code(request_id, Code.ERROR_BAD_REQUEST).to_json()
+        # Always the edge's own resp topic (the ACL lets it read nothing else), whatever
+        # response topic the request named; the correlation data is echoed for MQTT 5 edges.
+        correlation = getattr(props, "CorrelationData", None) if props is not None else None
+        out = None
+        if correlation is not None:
+            out = Properties(PacketTypes.PUBLISH)
+            out.CorrelationData = correlation
+        self.publish(topics.resp(topic.school, topic.edge), answer, 1, out)
+        self.metrics.bad_requests_answered.inc()
+
+
+def _redundant_status_copy(msg: mqtt.MQTTMessage) -> bool:
+    """A message on a status topic that came through the shared subscription alone."""
+    if not msg.topic.endswith("/status") or msg.topic.count("/") != 4:
+        return False
+    ids = getattr(msg.properties, "SubscriptionIdentifier", None) if msg.properties else None
+    return isinstance(ids, list) and bool(ids) and SUB_STATUS not in ids

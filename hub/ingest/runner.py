@@ -1,0 +1,51 @@
+"""Run the ingest alone (no web app), until SIGTERM or SIGINT: for benchmarks and workers."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from hub.db.engine import make_engine
+from hub.db.migrate import upgrade_to_head
+from hub.ingest.service import Ingest
+from hub.settings import HubSettings, SettingsError, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def run_ingest(settings: HubSettings, stop: threading.Event | None = None) -> None:
+    """Migrate the database, run the ingest, and block until a signal (or ``stop``) comes."""
+    stop = stop or threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s: stopping ingest", signum)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    upgrade_to_head(settings.db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        with Ingest(settings, engine=engine):
+            stop.wait()
+    finally:
+        engine.dispose()
+
+
+def main() -> None:
+    """``python -m hub.ingest.runner``: settings from SS_* env vars and $SS_CONFIG."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
+    run_ingest(settings)
+
+
+if __name__ == "__main__":
+    main()

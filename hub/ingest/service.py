@@ -1,0 +1,76 @@
+"""The ingest as one unit: MQTT link, router, telemetry sink and registry writer."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Engine
+
+from hub.db.registry import RegistryWriter, load_device_map
+from hub.ingest.devicemap import DeviceMap
+from hub.ingest.mqtt import MqttLink
+from hub.ingest.router import Router
+from hub.ingest.telemetry import TelemetrySink
+from hub.live import LiveState
+from hub.metrics import HubMetrics
+from hub.settings import HubSettings
+from hub.storage.influx import TelemetryWriter, make_writer
+
+log = logging.getLogger(__name__)
+
+
+class Ingest:
+    """Builds and runs the ingest; ``start()`` then ``stop()``, or use it as a context manager."""
+
+    def __init__(self, settings: HubSettings, *, engine: Engine, live: LiveState | None = None,
+                 metrics: HubMetrics | None = None,
+                 writer: TelemetryWriter | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.live = live or LiveState()
+        self.metrics = metrics or HubMetrics()
+        self.devices = DeviceMap()
+        self.writer = writer if writer is not None else make_writer(settings)
+        self.link = MqttLink(settings, self.metrics, self._route)
+        self.telemetry = TelemetrySink(
+            writer=self.writer, devices=self.devices, live=self.live, metrics=self.metrics,
+            ack=self.link.ack, batch_size=settings.batch_size,
+            batch_wait=settings.batch_wait_ms / 1000,
+        )
+        self.registry = RegistryWriter(engine=engine, metrics=self.metrics, ack=self.link.ack)
+        self.router = Router(
+            metrics=self.metrics, live=self.live, devices=self.devices,
+            telemetry=self.telemetry, registry=self.registry, ack=self.link.ack,
+            publish=self.link.publish,
+        )
+
+    def _route(self, *args: object) -> None:
+        self.router.on_message(*args)  # type: ignore[arg-type]
+
+    def start(self) -> None:
+        """Load the device map, start the sink threads, then connect."""
+        known = load_device_map(self.engine, self.devices)
+        if self.writer is None:
+            log.warning("no telemetry store configured (SS_INFLUX_URL): telemetry is shown "
+                        "live and acknowledged but not stored")
+        log.info("ingest starting: %d known devices, telemetry store %s", known,
+                 self.settings.influx_url or "none")
+        self.telemetry.start()
+        self.registry.start()
+        self.link.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking messages, store and acknowledge what is queued, then disconnect."""
+        self.link.pause()
+        self.telemetry.stop(timeout)
+        self.registry.stop(timeout)
+        self.link.stop()
+        if self.writer is not None:
+            self.writer.close()
+
+    def __enter__(self) -> Ingest:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
