@@ -1,0 +1,299 @@
+"""The MQTT link: birth and Last Will, the outbox drained in order, commands answered.
+
+One ``aiomqtt.Client`` per connection (MQTT 5). On every connect the link publishes the retained
+birth ``status``, subscribes to its ``cmd`` topic and drains the outbox oldest first with a window
+of QoS 1 messages awaiting PUBACK; an entry leaves the outbox only once it and every older one
+were acknowledged, so after a broken connection the drain resumes at the oldest unacknowledged
+entry (a few may be sent twice; the hub applies each ``id``/``seq`` once). Connection loss is seen
+by the message iterator, which ends the connection's task group; reconnects back off with jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from edge_agent.backoff import Backoff
+from edge_agent.outbox import Entry, Kind, Outbox
+from edge_agent.settings import EdgeConfig
+from protocol import topics
+from protocol.codes import Code, is_ok
+from protocol.decode import decode_as, salvage_id
+from protocol.errors import ProtocolError
+from protocol.messages import Command, CommandAck, DeviceInfo, EdgeState, Status, now
+
+log = logging.getLogger(__name__)
+
+#: A command handler answers a code and optional data for the ``cmd/ack``.
+CommandHandler = Callable[[Command], Awaitable[tuple[Code, dict[str, Any]]]]
+
+#: How long a clean stop waits for the broker to take the offline status.
+_GOODBYE_TIMEOUT_S = 5.0
+
+
+class _Stopping(Exception):
+    """Raised inside a connection's task group to end it for a clean stop."""
+
+
+class Link:
+    """The edge's connection to the broker; ``await link.run()`` until ``link.stop()``."""
+
+    def __init__(self, config: EdgeConfig, outbox: Outbox, devices: Sequence[DeviceInfo]) -> None:
+        self._config = config
+        self._mqtt = config.mqtt
+        self._outbox = outbox
+        self._devices = tuple(devices)
+        self._status_topic = topics.status(config.school, config.edge)
+        self._cmd_topic = topics.cmd(config.school, config.edge)
+        self._ack_topic = topics.cmd_ack(config.school, config.edge)
+        self._resp_topic = topics.resp(config.school, config.edge)
+        self._client: aiomqtt.Client | None = None
+        self._stop = asyncio.Event()
+        self._backoff = Backoff(self._mqtt.reconnect_min_s, self._mqtt.reconnect_max_s)
+        self._handlers: dict[str, CommandHandler] = {
+            "identify": self._identify,
+            "sync": self._sync,
+            "reload": self._reload,
+        }
+        #: Set while a connection is up and the birth was acknowledged.
+        self.connected = asyncio.Event()
+        #: Set by an ``identify`` command; a local screen or LED clears it once shown.
+        self.identify_requested = asyncio.Event()
+        self.connections = 0
+        self.published = 0
+        self.commands_bad = 0
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def on_command(self, name: str, handler: CommandHandler) -> None:
+        """Answer command ``name`` with ``handler`` (replacing any built-in one)."""
+        self._handlers[name] = handler
+
+    async def _identify(self, command: Command) -> tuple[Code, dict[str, Any]]:
+        log.warning(
+            "identify requested by command %s: this is edge %s", command.id, self._config.edge
+        )
+        self.identify_requested.set()
+        return Code.CMD_OK, {"edge": self._config.edge}
+
+    async def _sync(self, command: Command) -> tuple[Code, dict[str, Any]]:
+        log.info(
+            "sync requested by command %s; outbox has %d waiting", command.id, self._outbox.backlog
+        )
+        self._outbox.changed.set()
+        return Code.CMD_OK, {"outbox": self._outbox.backlog}
+
+    async def _reload(self, command: Command) -> tuple[Code, dict[str, Any]]:
+        log.info("reload requested by command %s (configuration is read at start)", command.id)
+        return Code.CMD_OK, {}
+
+    async def _answer(self, client: aiomqtt.Client, payload: bytes) -> None:
+        try:
+            command = decode_as(Command, payload)
+        except ProtocolError as error:
+            self.commands_bad += 1
+            re = salvage_id(payload)
+            log.warning("bad command (%s); %s", error, "answered" if re else "no id, not answered")
+            if re is None:
+                return
+            ack = CommandAck(
+                re=re, ok=False, code=Code.ERROR_BAD_REQUEST, data={"error": str(error)}
+            )
+        else:
+            handler = self._handlers.get(command.cmd)
+            if handler is None:
+                log.warning("unknown command %r (%s)", command.cmd, command.id)
+                code, data = Code.CMD_UNKNOWN, {"cmd": command.cmd}
+            else:
+                try:
+                    code, data = await handler(command)
+                except Exception as error:  # noqa: BLE001 - reported to the sender, and logged
+                    log.exception("command %r (%s) failed", command.cmd, command.id)
+                    code, data = Code.CMD_FAILED, {"error": str(error)}
+            ack = CommandAck(re=command.id, ok=is_ok(code), code=code, data=data)
+        await client.publish(self._ack_topic, ack.to_json(), qos=1)
+
+    async def _commands(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
+        # The iterator raises MqttError when the connection drops: that ends the session.
+        async for message in client.messages:
+            if not message.topic.matches(self._cmd_topic):
+                log.warning("message on unexpected topic %s ignored", message.topic)
+                continue
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            tg.create_task(self._answer(client, payload), name="link-command")
+
+    # -- outbox ------------------------------------------------------------------------------
+
+    async def _drain(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
+        window = asyncio.Semaphore(self._mqtt.inflight)
+        inflight: deque[tuple[int, asyncio.Task[None]]] = deque()
+        more = asyncio.Event()
+        tg.create_task(self._acker(inflight, more), name="link-acker")
+        cursor = 0
+        while True:
+            # Clear before looking, so a put that lands after the look still wakes us.
+            self._outbox.changed.clear()
+            batch = await self._outbox.peek(cursor, self._mqtt.inflight)
+            if not batch:
+                await self._outbox.changed.wait()
+                continue
+            for entry in batch:
+                await window.acquire()
+                task = tg.create_task(self._send(client, entry, window), name="link-publish")
+                inflight.append((entry.id, task))
+                more.set()
+                cursor = entry.id
+
+    def _properties(self, entry: Entry) -> Properties | None:
+        """A request's MQTT 5 response topic and correlation data (its ``id``)."""
+        if entry.kind is not Kind.REQUEST:
+            return None
+        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        properties.ResponseTopic = self._resp_topic
+        request_id = salvage_id(entry.payload)
+        if request_id is not None:
+            properties.CorrelationData = str(request_id).encode()
+        return properties
+
+    async def _send(self, client: aiomqtt.Client, entry: Entry, window: asyncio.Semaphore) -> None:
+        try:
+            # For QoS 1, aiomqtt returns once the PUBACK arrived.
+            await client.publish(
+                entry.topic,
+                entry.payload,
+                qos=entry.qos,
+                properties=self._properties(entry),
+                timeout=self._mqtt.publish_timeout_s,
+            )
+        finally:
+            window.release()
+        self.published += 1
+
+    async def _acker(
+        self, inflight: deque[tuple[int, asyncio.Task[None]]], more: asyncio.Event
+    ) -> None:
+        while True:
+            if not inflight:
+                more.clear()
+                await more.wait()
+                continue
+            head = inflight[0][1]
+            await asyncio.wait([head])
+            if head.cancelled() or head.exception() is not None:
+                return  # the task group reports the failure and ends the session
+            done: list[int] = []
+            while inflight and inflight[0][1].done() and not inflight[0][1].cancelled():
+                if inflight[0][1].exception() is not None:
+                    break
+                done.append(inflight.popleft()[0])
+            await self._outbox.ack(done)
+
+    # -- connection --------------------------------------------------------------------------
+
+    def _status(self, state: EdgeState) -> bytes:
+        devices = self._devices if state is EdgeState.ONLINE else ()
+        return Status(ts=now(), state=state, fw=self._config.firmware, devices=devices).to_json()
+
+    def _make_client(self) -> aiomqtt.Client:
+        tls_context = None
+        if self._mqtt.tls:
+            cafile = str(self._mqtt.ca_file) if self._mqtt.ca_file else None
+            tls_context = ssl.create_default_context(cafile=cafile)
+        password = self._mqtt.password.get_secret_value() if self._mqtt.password else None
+        client = aiomqtt.Client(
+            self._mqtt.host,
+            self._mqtt.port,
+            username=self._mqtt.username,
+            password=password,
+            identifier=self._config.client_id,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            will=aiomqtt.Will(
+                self._status_topic, self._status(EdgeState.OFFLINE), qos=1, retain=True
+            ),
+            keepalive=self._mqtt.keepalive,
+            timeout=self._mqtt.publish_timeout_s,
+            max_inflight_messages=self._mqtt.inflight,
+            tls_context=tls_context,
+        )
+        # aiomqtt warns above 10 pending calls; our window is deliberate.
+        client.pending_calls_threshold = self._mqtt.inflight + 16
+        return client
+
+    async def _session(self) -> None:
+        async with self._make_client() as client:
+            await client.publish(
+                self._status_topic, self._status(EdgeState.ONLINE), qos=1, retain=True
+            )
+            await client.subscribe(self._cmd_topic, qos=1)
+            self.connections += 1
+            self._backoff.reset()
+            self._client = client
+            self.connected.set()
+            log.info(
+                "connected to %s as %s; %d waiting in the outbox",
+                self._mqtt.url,
+                self._config.client_id,
+                self._outbox.backlog,
+            )
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(self._commands(client, tg), name="link-commands")
+                    tg.create_task(self._drain(client, tg), name="link-drain")
+                    tg.create_task(self._until_stop(), name="link-stop")
+            except* _Stopping:
+                await client.publish(
+                    self._status_topic,
+                    self._status(EdgeState.OFFLINE),
+                    qos=1,
+                    retain=True,
+                    timeout=_GOODBYE_TIMEOUT_S,
+                )
+            finally:
+                self._client = None
+                self.connected.clear()
+
+    async def _until_stop(self) -> None:
+        await self._stop.wait()
+        raise _Stopping
+
+    async def run(self) -> None:
+        """Stay connected (reconnecting with backoff) until ``stop()`` is called."""
+        while not self._stop.is_set():
+            try:
+                await self._session()
+            except* aiomqtt.MqttError as group:
+                reasons = "; ".join(str(e) or type(e).__name__ for e in group.exceptions)
+                log.warning("MQTT link to %s lost or refused: %s", self._mqtt.url, reasons)
+            if self._stop.is_set():
+                break
+            delay = self._backoff.next_delay()
+            log.info("reconnecting in %.1f s", delay)
+            try:
+                await asyncio.wait_for(self._stop.wait(), delay)
+            except TimeoutError:
+                pass
+        log.info("MQTT link stopped")
+
+    def stop(self) -> None:
+        """Ask ``run()`` to say offline, disconnect and return."""
+        self._stop.set()
+
+    async def publish_volatile(self, topic: str, payload: bytes) -> bool:
+        """Publish at QoS 0 outside the outbox (heartbeats); False when not connected."""
+        client = self._client
+        if client is None:
+            return False
+        try:
+            await client.publish(topic, payload, qos=0)
+        except aiomqtt.MqttError as error:
+            log.info("volatile publish to %s failed: %s", topic, error)
+            return False
+        return True

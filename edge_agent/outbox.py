@@ -1,0 +1,275 @@
+"""The durable outbox: every message to publish is committed here first and leaves after PUBACK.
+
+SQLite in WAL mode with ``synchronous=FULL``: a commit is on disk (fsynced) before ``put``
+returns, so a power cut after a card tap was shown as accepted cannot lose it. Entries drain in
+insertion order (``id``). ``seq`` counts up per edge across restarts and is taken in the same
+transaction as the insert, so a crash can neither reuse nor skip one.
+
+Threading: every SQLite call runs on one dedicated worker thread. A commit with
+``synchronous=FULL`` is an fsync, which takes milliseconds to tens of milliseconds on a Pi's SD
+card; running it on the event loop would stall the MQTT keepalive and the device reads. One
+thread (rather than ``asyncio.to_thread``'s pool) keeps the connection on a single thread and
+serialises calls in the order they were made, so no lock is needed and puts keep their order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Self, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: A payload, or a function that builds it from the ``seq`` allocated for it.
+Payload = bytes | Callable[[int], bytes]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind    TEXT    NOT NULL,
+    topic   TEXT    NOT NULL,
+    qos     INTEGER NOT NULL,
+    seq     INTEGER,
+    payload BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_kind ON outbox (kind, id);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO counters (name, value) VALUES ('seq', 0);
+"""
+
+
+class Kind(StrEnum):
+    """What an entry is; only telemetry may be shed."""
+
+    TELEMETRY = "telemetry"
+    EVENT = "event"
+    REQUEST = "req"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One message waiting for the broker's PUBACK."""
+
+    id: int
+    kind: Kind
+    topic: str
+    qos: int
+    seq: int | None
+    payload: bytes
+
+
+class Outbox:
+    """A SQLite-backed FIFO of messages to publish; open with ``async with Outbox(path):``."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        telemetry_budget_bytes: int = 64 * 1024 * 1024,
+        telemetry_max_rows: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.telemetry_budget_bytes = telemetry_budget_bytes
+        self.telemetry_max_rows = telemetry_max_rows
+        self._db: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._count = 0
+        self._telemetry_rows = 0
+        self._telemetry_bytes = 0
+        self.shed_total = 0
+        #: Set after every put, so a drainer waiting for work wakes up.
+        self.changed = asyncio.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+        try:
+            await self._call(self._open)
+        except BaseException:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._executor is None:
+            return
+        try:
+            await self._call(self._close)
+        finally:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+        if self._executor is None:
+            raise RuntimeError("outbox is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(fn, *args))
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves so that seq allocation and
+        # insert are one explicit transaction.
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(_SCHEMA)
+        self._db = db
+        self._count = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        rows, size = db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox WHERE kind = ?",
+            (Kind.TELEMETRY.value,),
+        ).fetchone()
+        self._telemetry_rows, self._telemetry_bytes = rows, size
+        log.info("outbox %s opened with %d waiting", self.path, self._count)
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("outbox is not open")
+        return self._db
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def put(self, topic: str, payload: Payload, qos: int, kind: Kind) -> Entry:
+        """Commit one message (fsynced) and return it; a callable payload gets a fresh seq."""
+        entry = await self._call(self._put, topic, payload, qos, Kind(kind))
+        self.changed.set()
+        return entry
+
+    def _put(self, topic: str, payload: Payload, qos: int, kind: Kind) -> Entry:
+        db = self._conn
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            seq: int | None = None
+            if callable(payload):
+                seq = db.execute(
+                    "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value"
+                ).fetchone()[0]
+                data = payload(seq)
+            else:
+                data = payload
+            cursor = db.execute(
+                "INSERT INTO outbox (kind, topic, qos, seq, payload) VALUES (?, ?, ?, ?, ?)",
+                (kind.value, topic, qos, seq, data),
+            )
+            shed = self._shed(len(data)) if kind is Kind.TELEMETRY else (0, 0)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        assert cursor.lastrowid is not None
+        self._count += 1 - shed[0]
+        if kind is Kind.TELEMETRY:
+            self._telemetry_rows += 1 - shed[0]
+            self._telemetry_bytes += len(data) - shed[1]
+        if shed[0]:
+            self.shed_total += shed[0]
+            log.warning("outbox over its telemetry budget: shed %d oldest readings", shed[0])
+        return Entry(cursor.lastrowid, kind, topic, qos, seq, data)
+
+    def _shed(self, new_bytes: int) -> tuple[int, int]:
+        """Delete the oldest telemetry rows over the budget; return (rows, bytes) removed."""
+        rows = self._telemetry_rows + 1
+        size = self._telemetry_bytes + new_bytes
+        victims: list[tuple[int, int]] = []
+        cursor = self._conn.execute(
+            "SELECT id, LENGTH(payload) FROM outbox WHERE kind = ? ORDER BY id",
+            (Kind.TELEMETRY.value,),
+        )
+        max_rows = self.telemetry_max_rows
+        while size > self.telemetry_budget_bytes or (max_rows is not None and rows > max_rows):
+            row = cursor.fetchone()
+            if row is None:
+                break
+            victims.append(row)
+            rows -= 1
+            size -= row[1]
+        cursor.close()
+        if victims:
+            self._conn.executemany("DELETE FROM outbox WHERE id = ?", [(v[0],) for v in victims])
+        return len(victims), sum(v[1] for v in victims)
+
+    # -- draining ----------------------------------------------------------------------------
+
+    async def peek(self, after_id: int = 0, limit: int = 64) -> list[Entry]:
+        """Up to ``limit`` entries with ``id > after_id``, oldest first."""
+        return await self._call(self._peek, after_id, limit)
+
+    def _peek(self, after_id: int, limit: int) -> list[Entry]:
+        rows = self._conn.execute(
+            "SELECT id, kind, topic, qos, seq, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
+        ).fetchall()
+        return [Entry(r[0], Kind(r[1]), r[2], r[3], r[4], bytes(r[5])) for r in rows]
+
+    async def ack(self, ids: Sequence[int]) -> None:
+        """Remove entries the broker acknowledged (unknown ids, e.g. already shed, are fine)."""
+        if ids:
+            await self._call(self._ack, list(ids))
+
+    def _ack(self, ids: list[int]) -> None:
+        db = self._conn
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            marks = ",".join("?" * len(ids))
+            rows, size = db.execute(
+                f"SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox "
+                f"WHERE kind = ? AND id IN ({marks})",
+                (Kind.TELEMETRY.value, *ids),
+            ).fetchone()
+            removed = db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids).rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._count -= removed
+        self._telemetry_rows -= rows
+        self._telemetry_bytes -= size
+
+    # -- figures -----------------------------------------------------------------------------
+
+    @property
+    def backlog(self) -> int:
+        """Entries waiting for PUBACK, as the heartbeat's ``outbox`` reports it."""
+        return self._count
+
+    @property
+    def telemetry_bytes(self) -> int:
+        """Payload bytes of the telemetry waiting, which the budget limits."""
+        return self._telemetry_bytes
+
+    async def count(self) -> int:
+        """Entries waiting, counted in the database (for checks; ``backlog`` is cheaper)."""
+        return await self._call(
+            lambda: self._conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        )
+
+    async def last_seq(self) -> int:
+        """The last seq handed out (0 before the first)."""
+        return await self._call(
+            lambda: self._conn.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[
+                0
+            ]
+        )
