@@ -154,7 +154,7 @@ class Link:
 
     def _properties(self, entry: Entry) -> Properties | None:
         """A request's MQTT 5 response topic and correlation data (its ``id``)."""
-        if entry.kind is not Kind.REQUEST:
+        if entry.kind is not Kind.REQUEST or self._mqtt.protocol != "5":
             return None
         properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         properties.ResponseTopic = self._resp_topic
@@ -214,7 +214,11 @@ class Link:
             username=self._mqtt.username,
             password=password,
             identifier=self._config.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5,
+            protocol=(
+                aiomqtt.ProtocolVersion.V5
+                if self._mqtt.protocol == "5"
+                else aiomqtt.ProtocolVersion.V311
+            ),
             will=aiomqtt.Will(
                 self._status_topic, self._status(EdgeState.OFFLINE), qos=1, retain=True
             ),

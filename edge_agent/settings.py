@@ -63,6 +63,9 @@ class MqttSettings(_Model):
     reconnect_max_s: float = Field(default=60.0, gt=0)
     inflight: int = Field(default=64, ge=1, le=1024, description="QoS 1 messages awaiting PUBACK")
     publish_timeout_s: float = Field(default=30.0, gt=0)
+    protocol: Literal["5", "3.1.1"] = Field(
+        default="5", description="MQTT version; 3.1.1 for brokers without MQTT 5 (no response topics)"
+    )
 
     @field_validator("url")
     @classmethod

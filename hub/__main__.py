@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-import uvicorn
-
-from hub.app import create_app
+from hub.serve import serve
 from hub.settings import SettingsError, load_settings
 
 
@@ -19,8 +17,7 @@ def main() -> None:
     except SettingsError as error:
         print(error, file=sys.stderr)
         raise SystemExit(2) from None
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
-                log_level="info")
+    raise SystemExit(serve(settings))
 
 
 if __name__ == "__main__":

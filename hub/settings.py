@@ -35,6 +35,9 @@ class HubSettings(BaseSettings):
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     #: One id per worker: the broker keeps this id's session (and its queue) while it is down.
     mqtt_client_id: str = Field(default="hub-1", min_length=1, max_length=128)
+    #: "3.1.1" for brokers without MQTT 5 (the demo's embedded broker): a plain subscription
+    #: instead of the shared one, so run a single worker there.
+    mqtt_protocol: Literal["5", "3.1.1"] = "5"
     mqtt_username: str | None = None
     mqtt_password: str | None = None
     db_url: str = "sqlite:///var/hub.db"
