@@ -16,7 +16,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from device_drivers.base import DriverError, Reading
+from device_drivers.base import DriverError, DriverStats, Reading
 from edge_agent.backoff import Backoff
 from edge_agent.outbox import Kind, Outbox
 from edge_agent.settings import DeviceConfig, EdgeConfig
@@ -38,10 +38,25 @@ class Health:
     last_ts: datetime | None = None
     readings: int = 0
     last_error: str | None = None
+    #: Frames refused (bad checksum, garbage) by closed drivers, and the open driver's stats.
+    bad_frames_closed: int = 0
+    driver_stats: DriverStats | None = None
+
+    @property
+    def bad_frames(self) -> int:
+        """Frames refused since the agent started, over every driver instance."""
+        open_now = self.driver_stats.frames_bad if self.driver_stats is not None else 0
+        return self.bad_frames_closed + open_now
+
+    def close_driver(self) -> None:
+        """Fold the closing driver's counts into the totals."""
+        if self.driver_stats is not None:
+            self.bad_frames_closed += self.driver_stats.frames_bad
+            self.driver_stats = None
 
     def snapshot(self) -> DeviceHealth:
-        """The wire form of this health."""
-        return DeviceHealth(ok=self.ok, errors=self.errors, last_ts=self.last_ts)
+        """The wire form of this health; line noise counts as errors for the technician."""
+        return DeviceHealth(ok=self.ok, errors=self.errors + self.bad_frames, last_ts=self.last_ts)
 
 
 def device_infos(config: EdgeConfig) -> list[DeviceInfo]:
@@ -80,12 +95,16 @@ class Supervisor:
             try:
                 driver = spec.driver_factory(device.driver_config)
                 async with driver:
+                    health.driver_stats = driver.stats
                     log.info("device %s (%s) opened", device.id, spec.name)
-                    while True:
-                        reading = await driver.read()
-                        if await self._emit(device.id, topic, reading, health):
-                            health.ok, health.last_error = True, None
-                            backoff.reset()
+                    try:
+                        while True:
+                            reading = await driver.read()
+                            if await self._emit(device.id, topic, reading, health):
+                                health.ok, health.last_error = True, None
+                                backoff.reset()
+                    finally:
+                        health.close_driver()
             except DriverError as error:
                 health.ok = False
                 health.errors += 1

@@ -14,7 +14,8 @@ const I18N = {
     outbox: "Hàng đợi", switchTo: "EN", since: "từ",
     legend: "Ngưỡng", good: "Tốt", warn: "Cảnh báo", bad: "Xấu",
     ago: (n, unit) => `${n} ${{ s: "s", m: "phút", h: "giờ" }[unit]} trước`,
-    co2_ppm: "CO₂", pm25_ugm3: "PM2.5", temp_c: "Nhiệt độ", rh_pct: "Độ ẩm",
+    co2_ppm: "CO₂", pm25_ugm3: "PM2.5", pm1_ugm3: "PM1", pm10_ugm3: "PM10",
+    temp_c: "Nhiệt độ", rh_pct: "Độ ẩm",
     noise_db: "Tiếng ồn", lux: "Ánh sáng", power_w: "Công suất",
   },
   en: {
@@ -28,7 +29,8 @@ const I18N = {
     outbox: "Backlog", switchTo: "VI", since: "since",
     legend: "Limits", good: "Good", warn: "Warning", bad: "Poor",
     ago: (n, unit) => `${n} ${{ s: "s", m: "min", h: "h" }[unit]} ago`,
-    co2_ppm: "CO₂", pm25_ugm3: "PM2.5", temp_c: "Temperature", rh_pct: "Humidity",
+    co2_ppm: "CO₂", pm25_ugm3: "PM2.5", pm1_ugm3: "PM1", pm10_ugm3: "PM10",
+    temp_c: "Temperature", rh_pct: "Humidity",
     noise_db: "Noise", lux: "Light", power_w: "Power",
   },
 };
@@ -39,6 +41,8 @@ const TIME_ZONE = "Asia/Ho_Chi_Minh";
 const MEASURES = {
   co2_ppm: { unit: "ppm", digits: 0, limits: [1000, 1500] },
   pm25_ugm3: { unit: "µg/m³", digits: 0, limits: [25, 50] },
+  pm10_ugm3: { unit: "µg/m³", digits: 0, limits: [50, 100] },
+  pm1_ugm3: { unit: "µg/m³", digits: 0 },
   temp_c: { unit: "°C", digits: 1 },
   rh_pct: { unit: "%", digits: 0 },
   noise_db: { unit: "dB", digits: 0 },
