@@ -38,6 +38,12 @@ class HubSettings(BaseSettings):
     #: "3.1.1" for brokers without MQTT 5 (the demo's embedded broker): a plain subscription
     #: instead of the shared one, so run a single worker there.
     mqtt_protocol: Literal["5", "3.1.1"] = "5"
+    #: Share the load between workers with ``$share/hub/...`` (MQTT 5). Mosquitto 2.0 does not
+    #: restore shared subscriptions from its persistence file: messages published between a
+    #: broker restart and the hub's resubscription are dropped. A single hub on Mosquitto
+    #: should therefore subscribe plainly (false); brokers that persist them (EMQX, HiveMQ)
+    #: take any number of workers with true.
+    mqtt_shared: bool = True
     mqtt_username: str | None = None
     mqtt_password: str | None = None
     db_url: str = "sqlite:///var/hub.db"

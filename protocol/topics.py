@@ -18,6 +18,8 @@ _IDENT = re.compile(IDENT_PATTERN)
 
 #: What the hub subscribes to; the group name lets any number of hub workers share the load.
 HUB_SHARED_SUBSCRIPTION = f"$share/hub/{PREFIX}/+/+/#"
+#: One hub worker on a broker without (persistent) shared subscriptions takes everything directly.
+HUB_PLAIN_SUBSCRIPTION = f"{PREFIX}/+/+/#"
 #: Retained births are not delivered to shared subscriptions (MQTT 5, 4.8.2), so workers also
 #: take this one directly to learn which edges are up when they start.
 HUB_STATUS_SUBSCRIPTION = f"{PREFIX}/+/+/status"

@@ -39,6 +39,7 @@ class DemoOptions:
     speed: float = 120.0
     data_dir: Path = Path("var/demo")
     host: str = "127.0.0.1"
+    broker: str = "auto"
 
 
 def run_demo(options: DemoOptions, console: Console) -> int:
@@ -140,6 +141,8 @@ async def _demo(options: DemoOptions, console: Console) -> int:
         settings = load_settings(
             mqtt_url=broker.url,
             mqtt_protocol=broker.protocol,
+            # One hub on Mosquitto: a plain subscription survives a broker restart.
+            mqtt_shared=False,
             mqtt_client_id="demo-hub",
             db_url=f"sqlite:///{options.data_dir.resolve() / 'hub.db'}",
             influx_url=influx.url,

@@ -56,7 +56,9 @@ def _mqtt_port(options: DemoOptions) -> int:
 async def start_broker(options: DemoOptions) -> AsyncIterator[DemoBroker]:
     """A private Mosquitto with persistence, or an embedded amqtt broker without Mosquitto."""
     port = _mqtt_port(options)
-    if mosquitto_binary() is not None:
+    if options.broker == "mosquitto" and mosquitto_binary() is None:
+        raise DemoServerError("Mosquitto is not installed (apt-get install mosquitto)")
+    if options.broker != "embedded" and mosquitto_binary() is not None:
         server = Mosquitto(options.data_dir.resolve() / "mosquitto", port=port)
         try:
             server.start()
@@ -72,9 +74,10 @@ async def start_broker(options: DemoOptions) -> AsyncIterator[DemoBroker]:
     broker = EmbeddedBroker(options.host, port)
     await broker.start()
     try:
+        why = "as asked" if options.broker == "embedded" else "Mosquitto is not installed"
         yield DemoBroker(
             broker.url,
-            "embedded amqtt broker: Mosquitto is not installed (MQTT 3.1.1, no shared subscriptions)",
+            f"embedded amqtt broker, {why}: MQTT 3.1.1, no shared subscriptions",
             "3.1.1",
         )
     finally:

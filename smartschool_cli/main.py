@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +30,14 @@ def _logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+class BrokerChoice(StrEnum):
+    """Which broker the demo runs."""
+
+    AUTO = "auto"
+    MOSQUITTO = "mosquitto"
+    EMBEDDED = "embedded"
 
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")]
@@ -88,6 +97,9 @@ def demo(
     rooms: Annotated[int, typer.Option(min=3, max=40, help="Classrooms in the demo school.")] = 3,
     speed: Annotated[float, typer.Option(help="School-day clock speed of the simulated rooms.")] = 120.0,
     data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its databases.")] = Path("var/demo"),
+    broker: Annotated[
+        BrokerChoice, typer.Option(help="auto: Mosquitto when installed, else the embedded amqtt.")
+    ] = BrokerChoice.AUTO,
     verbose: Verbose = False,
 ) -> None:
     """Bring up the demo school: broker, hub, and a room per edge with simulated sensors."""
@@ -95,7 +107,8 @@ def demo(
 
     _logging(verbose)
     options = DemoOptions(
-        http_port=http_port, mqtt_port=mqtt_port, rooms=rooms, speed=speed, data_dir=data_dir
+        http_port=http_port, mqtt_port=mqtt_port, rooms=rooms, speed=speed, data_dir=data_dir,
+        broker=broker.value,
     )
     raise typer.Exit(run_demo(options, console))
 

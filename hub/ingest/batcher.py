@@ -38,24 +38,28 @@ class BatchWorker(threading.Thread, Generic[T]):
     sink_name = "sink"
 
     def __init__(self, *, metrics: HubMetrics, ack: Callable[[Delivery], None],
-                 batch_size: int, batch_wait: float) -> None:
+                 batch_size: int, batch_wait: float,
+                 ack_all: Callable[[list[Delivery]], None] | None = None) -> None:
         super().__init__(name=f"hub-{self.sink_name}", daemon=True)
         self.metrics = metrics
         self._ack = ack
+        self._ack_all = ack_all
         self.batch_size = batch_size
         self.batch_wait = batch_wait
         self._queue: queue.SimpleQueue[tuple[Topic, Any, Delivery]] = queue.SimpleQueue()
         self._stop_taking = threading.Event()
         self._abort = threading.Event()
-        self._pending = 0
+        # Counted without a lock on the hot path: only the network thread writes ``_put``,
+        # only this thread writes ``_stored``.
+        self._put = 0
+        self._stored = 0
         self._done = threading.Condition()
         self.failing = False
         self._depth = metrics.queue_depth.labels(self.sink_name)
 
     def put(self, topic: Topic, message: Any, delivery: Delivery) -> None:
         """Queue one decoded message (called from the network thread)."""
-        with self._done:
-            self._pending += 1
+        self._put += 1
         self._queue.put((topic, message, delivery))
 
     def store(self, items: list[tuple[Topic, Any]]) -> None:
@@ -81,10 +85,13 @@ class BatchWorker(threading.Thread, Generic[T]):
                             self.sink_name, len(batch))
                 return
             self.after_store(items)
-            for _, _, delivery in batch:
-                self._ack(delivery)
+            if self._ack_all is not None:
+                self._ack_all([delivery for _, _, delivery in batch])
+            else:
+                for _, _, delivery in batch:
+                    self._ack(delivery)
             with self._done:
-                self._pending -= len(batch)
+                self._stored += len(batch)
                 self._done.notify_all()
 
     def _take(self) -> list[tuple[Topic, Any, Delivery]]:
@@ -148,8 +155,9 @@ class BatchWorker(threading.Thread, Generic[T]):
 
     def flush(self, timeout: float) -> bool:
         """Wait until everything queued so far is stored and acknowledged."""
+        target = self._put
         with self._done:
-            return self._done.wait_for(lambda: self._pending == 0, timeout)
+            return self._done.wait_for(lambda: self._stored >= target, timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Drain what is queued (up to ``timeout``), then end the thread."""

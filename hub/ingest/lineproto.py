@@ -29,7 +29,8 @@ def timestamp_ns(ts: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
-def _field_value(value: float | int | bool) -> str:
+def field_value(value: float | int | bool) -> str:
+    """A field value as line protocol writes it (numbers as floats, booleans as words)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -53,6 +54,6 @@ def line(
         value = tags[key]
         if value:
             head += f",{escape_tag(key)}={escape_tag(value)}"
-    fields = ",".join(f"{escape_tag(k)}={_field_value(v)}" for k, v in values.items())
+    fields = ",".join(f"{escape_tag(k)}={field_value(v)}" for k, v in values.items())
     fields = f"{fields},seq={seq}i" if fields else f"seq={seq}i"
     return f"{head} {fields} {timestamp_ns(ts)}"

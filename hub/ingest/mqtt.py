@@ -1,18 +1,22 @@
-"""The hub's MQTT link: paho-mqtt 2, MQTT 5, persistent session, acknowledgements sent late."""
+"""The hub's MQTT link: gmqtt (asyncio, own thread), MQTT 5, persistent session, late acks.
+
+gmqtt keeps the connection (connect, reconnect, subscribe, keepalive, our own publishes). The
+inbound PUBLISH, the hot path, is parsed here instead of by gmqtt's handler: gmqtt's late-ack
+mode creates an asyncio task per message and writes one PUBACK per send, which held the hub to a
+fraction of the broker's rate (see benchmarks/ingest.py). Here a message is routed at once and
+its PUBACK is written later, for a whole batch in one write, after the sink stored it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
+from gmqtt import Client, Subscription
+from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv50, MQTTv311
 
 from hub.metrics import HubMetrics
 from hub.settings import HubSettings
@@ -20,80 +24,158 @@ from protocol import topics
 
 log = logging.getLogger(__name__)
 
-#: Subscription identifiers (MQTT 5) tell which of our two subscriptions delivered a message.
-SUB_SHARED, SUB_STATUS = 1, 2
+#: Subscription identifiers (MQTT 5) tell which of our subscriptions delivered a message: the
+#: main one (shared, or plain for a single worker) and the direct one to statuses.
+SUB_MAIN, SUB_STATUS = 1, 2
 
 #: How long the broker keeps our session (and queues our messages) while the hub is down.
 SESSION_EXPIRY_S = 7 * 24 * 3600
 
+CONNECT_TIMEOUT_S = 10.0
 
-@dataclass(frozen=True, slots=True)
+
 class Delivery:
-    """What is needed to acknowledge one received message later."""
+    """What is needed to acknowledge one received message later (from any thread)."""
 
-    mid: int
-    qos: int
-    generation: int
+    __slots__ = ("qos", "generation", "mid")
+
+    def __init__(self, qos: int, generation: int, mid: int) -> None:
+        self.qos = qos
+        self.generation = generation
+        self.mid = mid
+
+
+#: A QoS 0 message: nothing to acknowledge.
+NO_ACK = Delivery(0, 0, 0)
+
+#: ``(topic, payload, properties, delivery)``; properties as gmqtt gives them (lists of values).
+MessageHandler = Callable[[str, bytes, dict[str, Any], Delivery], None]
+
+#: The properties block Mosquitto puts on messages of our main subscription (id 1), and what
+#: gmqtt's parser makes of it; any other block goes through gmqtt's parser.
+_MAIN_ONLY = bytes((2, 0x0B, SUB_MAIN))
+_PUBACK_OK = 0x40  # MQTT 5 allows a bare PUBACK (remaining length 2) for "success"
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """An MQTT variable byte integer at ``pos``: (value, position after it)."""
+    value, shift = 0, 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 21:
+            raise ValueError("malformed variable byte integer")
 
 
 class MqttLink:
-    """One paho client with its network loop in its own thread; sinks call ``ack`` when done."""
+    """One gmqtt client with its event loop in its own thread; sinks call ``ack`` when done."""
 
-    def __init__(
-        self,
-        settings: HubSettings,
-        metrics: HubMetrics,
-        on_message: Callable[[mqtt.MQTTMessage, Delivery], None],
-    ) -> None:
+    def __init__(self, settings: HubSettings, metrics: HubMetrics,
+                 on_message: MessageHandler) -> None:
         self.settings = settings
         self.metrics = metrics
         self._on_message = on_message
-        #: Bumped on every (re)connect: a packet id is only meaningful in its connection, so an
-        #: ack for an older connection is skipped and the broker redelivers that message.
+        self.v5 = settings.mqtt_protocol == "5"
+        #: Shared subscriptions need MQTT 5 (and a broker that keeps them across restarts).
+        self.shared = settings.mqtt_shared and self.v5
+        #: Bumped on every connect and disconnect: a packet id is only meaningful in its
+        #: connection, so an ack for an older one is skipped and the broker redelivers.
         self._generation = 0
         self._connected = threading.Event()
         self._subscribed = threading.Event()
         self._closing = False
-        self._pending_subacks = 2
+        self._pending_subacks = 0
+        self._subscriptions: list[tuple[Subscription, int]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread_id: int | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._loop_ready = threading.Event()
         self.client = self._build_client()
 
-    def _build_client(self) -> mqtt.Client:
+    def _build_client(self) -> Client:
         s = self.settings
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=s.mqtt_client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
+        client = Client(
+            s.mqtt_client_id,
+            clean_session=False,
+            optimistic_acknowledgement=False,
+            session_expiry_interval=SESSION_EXPIRY_S,
+            # Without this Mosquitto allows 20 unacknowledged messages; late acks would throttle.
+            receive_maximum=s.receive_maximum,
         )
         if s.mqtt_username:
-            client.username_pw_set(s.mqtt_username, s.mqtt_password)
-        if s.mqtt_tls:
-            client.tls_set()
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
-        # Our own publishes (answers to bad requests) are few; no need to bound them.
-        client.max_queued_messages_set(0)
+            client.set_auth_credentials(s.mqtt_username, s.mqtt_password)
+        client.set_config({"reconnect_retries": UNLIMITED_RECONNECTS, "reconnect_delay": 1})
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         client.on_subscribe = self._handle_subscribe
+        handler = client._package_handler
+        self._gmqtt_publish_handler = handler._handle_publish_packet
+        self._parse_properties = handler._parse_properties
+        # gmqtt looks packet handlers up by name on the handler object: ours wins.
+        handler._handle_publish_packet = self._handle_publish_packet
         return client
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Connect in the background; paho reconnects by itself when the link drops."""
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        # Without this Mosquitto allows 20 unacknowledged messages; late acks would throttle.
-        props.ReceiveMaximum = self.settings.receive_maximum
-        self.client.connect_async(
-            self.settings.mqtt_host,
-            self.settings.mqtt_port,
-            keepalive=30,
-            clean_start=False,
-            properties=props,
-        )
-        self.client.loop_start()
+        """Start the network thread; it connects (and reconnects) in the background."""
+        self._thread = threading.Thread(target=self._run, name="hub-mqtt", daemon=True)
+        self._thread.start()
+        self._loop_ready.wait(10)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        loop.set_exception_handler(self._loop_error)
+        self._loop, self._loop_thread_id = loop, threading.get_ident()
+        self._stop = asyncio.Event()
+        self._loop_ready.set()
+        try:
+            loop.run_until_complete(self._main())
+        finally:
+            pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+    async def _main(self) -> None:
+        assert self._stop is not None
+        delay = 1.0
+        # gmqtt reconnects by itself once connected; the first connection is ours to retry.
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(
+                    self.client.connect(self.settings.mqtt_host, self.settings.mqtt_port,
+                                        ssl=self.settings.mqtt_tls, keepalive=30,
+                                        version=MQTTv50 if self.v5 else MQTTv311),
+                    CONNECT_TIMEOUT_S)
+                break
+            except Exception as error:  # noqa: BLE001 - refused, unreachable, timed out: retry
+                log.warning("MQTT broker %s not reachable (%s); retrying in %.0f s",
+                            self.settings.mqtt_url, error or type(error).__name__, delay)
+                try:
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                except TimeoutError:
+                    pass
+                delay = min(delay * 2, 10.0)
+        await self._stop.wait()
+        try:
+            await asyncio.wait_for(
+                self.client.disconnect(session_expiry_interval=SESSION_EXPIRY_S), 5)
+        except Exception as error:  # noqa: BLE001 - the session stays on the broker anyway
+            log.debug("MQTT disconnect: %r", error)
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), asyncio.CancelledError):
+            return
+        loop.default_exception_handler(context)
 
     def pause(self) -> None:
         """Stop taking new messages (they stay unacknowledged and come back next session)."""
@@ -102,11 +184,15 @@ class MqttLink:
     def stop(self) -> None:
         """Disconnect (keeping the session on the broker) and stop the network thread."""
         self._closing = True
-        props = Properties(PacketTypes.DISCONNECT)
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        self.client.disconnect(properties=props)
-        self.client.loop_stop()
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._stop.set)
+            except RuntimeError:
+                pass  # the loop ended already
+        if self._thread is not None:
+            self._thread.join(10)
         self._connected.clear()
+        self._subscribed.clear()
         self.metrics.mqtt_connected.set(0)
 
     @property
@@ -120,60 +206,128 @@ class MqttLink:
 
     # -- callbacks (network thread) ------------------------------------------------------------
 
-    def _handle_connect(self, client: mqtt.Client, userdata: Any, flags: mqtt.ConnectFlags,
-                        reason: ReasonCode, properties: Properties | None) -> None:
-        if reason.is_failure:
-            log.warning("MQTT broker refused the connection: %s", reason)
-            return
+    def _handle_connect(self, client: Client, session_present: int, result: int,
+                        properties: dict[str, Any]) -> None:
         self._generation += 1
         log.info("MQTT connected to %s as %s (session present: %s)",
-                 self.settings.mqtt_url, self.settings.mqtt_client_id, flags.session_present)
+                 self.settings.mqtt_url, self.settings.mqtt_client_id, bool(session_present))
         self._subscribed.clear()
-        self._pending_subacks = 2
-        for topic, sub_id in ((topics.HUB_SHARED_SUBSCRIPTION, SUB_SHARED),
-                              (topics.HUB_STATUS_SUBSCRIPTION, SUB_STATUS)):
-            props = Properties(PacketTypes.SUBSCRIBE)
-            props.SubscriptionIdentifier = sub_id
-            client.subscribe(topic, qos=1, properties=props)
+        if not self._subscriptions:
+            wanted = ([(topics.HUB_SHARED_SUBSCRIPTION, SUB_MAIN),
+                       (topics.HUB_STATUS_SUBSCRIPTION, SUB_STATUS)] if self.shared
+                      else [(topics.HUB_PLAIN_SUBSCRIPTION, SUB_MAIN)])
+            self._subscriptions = [(Subscription(t, qos=1), sub_id) for t, sub_id in wanted]
+        self._pending_subacks = len(self._subscriptions)
+        for sub, sub_id in self._subscriptions:
+            # Resubscribing on every connect also covers a broker that lost the subscription.
+            client.resubscribe(sub, **({"subscription_identifier": sub_id} if self.v5 else {}))
         self._connected.set()
         self.metrics.mqtt_connected.set(1)
 
-    def _handle_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
-                          reasons: list[ReasonCode], properties: Properties | None) -> None:
-        failed = [str(r) for r in reasons if r.is_failure]
+    def _handle_subscribe(self, client: Client, mid: int, granted: tuple[int, ...],
+                          properties: dict[str, Any]) -> None:
+        failed = [hex(code) for code in granted if code >= 0x80]
         if failed:
             log.error("MQTT subscription refused: %s", ", ".join(failed))
             return
         self._pending_subacks -= 1
-        if self._pending_subacks <= 0:
+        if self._pending_subacks <= 0 and not self._subscribed.is_set():
             self._subscribed.set()
+            log.info("MQTT subscribed to %s",
+                     ", ".join(sub.topic for sub, _ in self._subscriptions))
 
-    def _handle_disconnect(self, client: mqtt.Client, userdata: Any, flags: mqtt.DisconnectFlags,
-                           reason: ReasonCode, properties: Properties | None) -> None:
+    def _handle_disconnect(self, client: Client, packet: object, exc: object = None) -> None:
+        self._generation += 1
         self._connected.clear()
         self._subscribed.clear()
         self.metrics.mqtt_connected.set(0)
         if not self._closing:
-            log.warning("MQTT link lost (%s); reconnecting", reason)
+            log.warning("MQTT link lost; reconnecting")
 
-    def _handle_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+    def _handle_publish_packet(self, cmd: int, raw: bytes) -> None:
+        qos = (cmd >> 1) & 3
+        if qos == 2:  # never granted (we subscribe at QoS 1); gmqtt's own path, to be safe
+            self._gmqtt_publish_handler(cmd, raw)
+            return
         if self._closing:
             return  # left unacknowledged: the broker keeps it for the next session
-        self._on_message(msg, Delivery(msg.mid, msg.qos, self._generation))
+        try:
+            end = 2 + ((raw[0] << 8) | raw[1])
+            topic = raw[2:end].decode()
+            if qos:
+                mid = (raw[end] << 8) | raw[end + 1]
+                end += 2
+            if not self.v5:
+                self._deliver(topic, raw[end:], {}, qos, mid if qos else 0)
+                return
+            size, start = _varint(raw, end)
+            block = raw[end:start + size]
+            if block == _MAIN_ONLY:
+                properties: dict[str, Any] = {"subscription_identifier": [SUB_MAIN]}
+            else:
+                properties, _ = self._parse_properties(block)
+                if properties is None:
+                    raise ValueError("malformed properties")
+            payload = raw[start + size:]
+        except (IndexError, ValueError) as error:
+            log.warning("malformed PUBLISH packet skipped: %s", error)
+            return
+        self._deliver(topic, payload, properties, qos, mid if qos else 0)
 
-    # -- called from sink threads --------------------------------------------------------------
+    def _deliver(self, topic: str, payload: bytes, properties: dict[str, Any], qos: int,
+                 mid: int) -> None:
+        if qos == 0:
+            self._on_message(topic, payload, properties, NO_ACK)
+        else:
+            self._on_message(topic, payload, properties, Delivery(1, self._generation, mid))
+
+    async def _handle_message(self, client: Client, topic: str, payload: bytes, qos: int,
+                              properties: dict[str, Any]) -> int:
+        # Only reached for QoS 2, which our subscriptions never grant.
+        self._on_message(topic, payload, properties, NO_ACK)
+        return 0
+
+    def _send_acks(self, deliveries: Iterable[Delivery]) -> None:
+        """Write the PUBACKs of this connection's deliveries in one go (network thread)."""
+        generation = self._generation
+        connection = self.client._connection
+        if connection is None or connection.is_closing() or not self._connected.is_set():
+            return
+        packets = b"".join(bytes((_PUBACK_OK, 2, d.mid >> 8, d.mid & 0xFF))
+                           for d in deliveries if d.qos and d.generation == generation)
+        if packets:
+            connection.send_package(packets)
+
+    # -- called from any thread ----------------------------------------------------------------
 
     def ack(self, delivery: Delivery) -> None:
         """Acknowledge a QoS 1 message whose effect is durable (a no-op for QoS 0)."""
-        if delivery.qos == 0 or delivery.generation != self._generation:
+        if delivery.qos:
+            self.ack_all((delivery,))
+
+    def ack_all(self, deliveries: Iterable[Delivery]) -> None:
+        """Acknowledge many messages with one wake-up of the network thread and one write."""
+        loop = self._loop
+        if loop is None:
             return
-        if not self._connected.is_set():
+        if threading.get_ident() == self._loop_thread_id:
+            self._send_acks(deliveries)
             return
-        rc = self.client.ack(delivery.mid, delivery.qos)
-        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            log.debug("ack of mid %s not sent: %s", delivery.mid, rc)
+        pending = [d for d in deliveries if d.qos]
+        if pending:
+            try:
+                loop.call_soon_threadsafe(self._send_acks, pending)
+            except RuntimeError:
+                pass  # the loop is closed: the broker redelivers next session
 
     def publish(self, topic: str, payload: bytes, qos: int = 1,
-                properties: Properties | None = None) -> None:
-        """Publish one message of ours (thread-safe in paho)."""
-        self.client.publish(topic, payload, qos=qos, properties=properties)
+                correlation: bytes | None = None) -> None:
+        """Publish one message of ours (from any thread)."""
+        props = {} if correlation is None else {"correlation_data": correlation}
+        if self._loop is None:
+            return
+        if threading.get_ident() == self._loop_thread_id:
+            self.client.publish(topic, payload, qos=qos, **props)
+        else:
+            self._loop.call_soon_threadsafe(
+                lambda: self.client.publish(topic, payload, qos=qos, **props))

@@ -7,10 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
 from hub.ingest.devicemap import DeviceMap
 from hub.ingest.mqtt import SUB_STATUS, Delivery
 from hub.live import LiveState
@@ -48,6 +44,9 @@ class RateLimitedLog:
         log.warning(text + suffix, *args)
 
 
+#: Entries of the parsed-topic cache before it starts over (a bound on memory, ~100 B each).
+TOPIC_CACHE = 200_000
+
 _IGNORED = frozenset({TopicKind.RESP, TopicKind.CMD})
 
 
@@ -63,7 +62,8 @@ class Router:
         telemetry: Sink,
         registry: Sink,
         ack: Callable[[Delivery], None],
-        publish: Callable[[str, bytes, int, Properties | None], None],
+        publish: Callable[[str, bytes, int, bytes | None], None],
+        dedupe_status: bool = True,
     ) -> None:
         self.metrics = metrics
         self.live = live
@@ -72,27 +72,35 @@ class Router:
         self.registry = registry
         self.ack = ack
         self.publish = publish
+        self.dedupe_status = dedupe_status
         self.bad_log = RateLimitedLog()
         self._in = {kind: metrics.messages_in.labels(kind.value) for kind in TopicKind}
+        #: Parsed topics by name: each device sends on the same few topics again and again.
+        self._topics: dict[str, Topic] = {}
 
-    def on_message(self, msg: mqtt.MQTTMessage, delivery: Delivery) -> None:
+    def on_message(self, topic_name: str, payload: bytes, properties: dict[str, Any],
+                   delivery: Delivery) -> None:
         """Handle one message from the network thread."""
-        if _redundant_status_copy(msg):
+        if self.dedupe_status and _redundant_status_copy(topic_name, properties):
             # Every worker takes statuses on its own subscription (each needs the device map);
             # the copy the shared subscription also delivers is redundant.
             self.ack(delivery)
             return
-        try:
-            topic = topics.parse(msg.topic)
-        except (ProtocolError, UnicodeDecodeError) as error:
-            self._bad("unknown", "topic", delivery, "bad topic: %s", error)
-            return
+        topic = self._topics.get(topic_name)
+        if topic is None:
+            try:
+                topic = topics.parse(topic_name)
+            except (ProtocolError, UnicodeDecodeError) as error:
+                self._bad("unknown", "topic", delivery, "bad topic: %s", error)
+                return
+            if len(self._topics) >= TOPIC_CACHE:
+                self._topics.clear()
+            self._topics[topic_name] = topic
         kind = topic.kind
         self._in[kind].inc()
         if kind in _IGNORED:
             self.ack(delivery)  # our own outbound traffic, seen through the wildcard
             return
-        payload = bytes(msg.payload)
         try:
             message = decode(kind, payload)
         except ProtocolError as error:
@@ -100,7 +108,7 @@ class Router:
             self._bad(kind.value, reason, delivery, "bad %s from %s/%s: %s",
                       kind.value, topic.school, topic.edge, error)
             if kind is TopicKind.REQ:
-                self._answer_bad_request(topic, payload, msg.properties)
+                self._answer_bad_request(topic, payload, properties)
             return
         except Exception as error:  # noqa: BLE001 - one odd payload must not stop the link
             self._bad(kind.value, "unexpected", delivery, "cannot decode %s: %r", kind.value, error)
@@ -135,25 +143,22 @@ class Router:
         self.live.update_edge(topic.school, topic.edge, ts=heartbeat.ts, outbox=heartbeat.outbox)
         self.registry.put(topic, heartbeat, delivery)
 
-    def _answer_bad_request(self, topic: Topic, payload: bytes, props: Properties | None) -> None:
+    def _answer_bad_request(self, topic: Topic, payload: bytes, props: dict[str, Any]) -> None:
         request_id = salvage_id(payload)
         if request_id is None:
             return
         answer = Response.for_code(request_id, Code.ERROR_BAD_REQUEST).to_json()
         # Always the edge's own resp topic (the ACL lets it read nothing else), whatever
         # response topic the request named; the correlation data is echoed for MQTT 5 edges.
-        correlation = getattr(props, "CorrelationData", None) if props is not None else None
-        out = None
-        if correlation is not None:
-            out = Properties(PacketTypes.PUBLISH)
-            out.CorrelationData = correlation
-        self.publish(topics.resp(topic.school, topic.edge), answer, 1, out)
+        correlation = props.get("correlation_data")
+        self.publish(topics.resp(topic.school, topic.edge), answer, 1,
+                     correlation[0] if correlation else None)
         self.metrics.bad_requests_answered.inc()
 
 
-def _redundant_status_copy(msg: mqtt.MQTTMessage) -> bool:
+def _redundant_status_copy(topic: str, properties: dict[str, Any]) -> bool:
     """A message on a status topic that came through the shared subscription alone."""
-    if not msg.topic.endswith("/status") or msg.topic.count("/") != 4:
+    if not topic.endswith("/status") or topic.count("/") != 4:
         return False
-    ids = getattr(msg.properties, "SubscriptionIdentifier", None) if msg.properties else None
+    ids = properties.get("subscription_identifier")
     return isinstance(ids, list) and bool(ids) and SUB_STATUS not in ids

@@ -34,14 +34,14 @@ class Ingest:
         self.link = MqttLink(settings, self.metrics, self._route)
         self.telemetry = TelemetrySink(
             writer=self.writer, devices=self.devices, live=self.live, metrics=self.metrics,
-            ack=self.link.ack, batch_size=settings.batch_size,
+            ack=self.link.ack, ack_all=self.link.ack_all, batch_size=settings.batch_size,
             batch_wait=settings.batch_wait_ms / 1000,
         )
         self.registry = RegistryWriter(engine=engine, metrics=self.metrics, ack=self.link.ack)
         self.router = Router(
             metrics=self.metrics, live=self.live, devices=self.devices,
             telemetry=self.telemetry, registry=self.registry, ack=self.link.ack,
-            publish=self.link.publish,
+            publish=self.link.publish, dedupe_status=self.link.shared,
         )
 
     def _route(self, *args: object) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from hub.ingest.batcher import BatchWorker, RetryableError
 from hub.ingest.devicemap import DeviceMap
-from hub.ingest.lineproto import line
+from hub.ingest.lineproto import escape_measurement, escape_tag, field_value, line, timestamp_ns
 from hub.ingest.mqtt import Delivery
 from hub.live import LiveState
 from hub.metrics import HubMetrics
@@ -28,6 +28,47 @@ def telemetry_line(topic: Topic, message: Telemetry, devices: DeviceMap) -> str:
     return line(tag.kind, tags, message.values, message.seq, message.ts)
 
 
+class LineBuilder:
+    """``telemetry_line`` with the series head and escaped field names cached (the hot path)."""
+
+    def __init__(self, devices: DeviceMap) -> None:
+        self.devices = devices
+        self._heads: dict[tuple[str, str, str], tuple[object, str]] = {}
+        self._names: dict[str, str] = {}
+
+    def _head(self, topic: Topic, device: str) -> str:
+        key = (topic.school, topic.edge, device)
+        tag = self.devices.tag(*key)
+        cached = self._heads.get(key)
+        if cached is not None and cached[0] is tag:
+            return cached[1]
+        tags = {"school": topic.school, "edge": topic.edge, "device": device, "room": tag.room}
+        head = escape_measurement(tag.kind) + "".join(
+            f",{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(tags.items()) if v)
+        if len(self._heads) > 200_000:
+            self._heads.clear()  # a bound, not an expected case
+        self._heads[key] = (tag, head)
+        return head
+
+    def _name(self, key: str) -> str:
+        names = self._names
+        if len(names) > 10_000:
+            names.clear()  # a bound against odd producers, not an expected case
+        name = names[key] = escape_tag(key)
+        return name
+
+    def line(self, topic: Topic, message: Telemetry) -> str:
+        """The same text as ``telemetry_line``."""
+        head = self._head(topic, topic.device or message.id)
+        names = self._names
+        # Decoded readings are finite floats already; repr is what field_value gives them.
+        fields = ",".join(
+            f"{names.get(key) or self._name(key)}="
+            f"{repr(value) if type(value) is float else field_value(value)}"
+            for key, value in message.values.items())
+        return f"{head} {fields},seq={message.seq}i {timestamp_ns(message.ts)}"
+
+
 class TelemetrySink(BatchWorker[Telemetry]):
     """Writes telemetry batches to InfluxDB (or only to the live state when there is none)."""
 
@@ -35,17 +76,21 @@ class TelemetrySink(BatchWorker[Telemetry]):
 
     def __init__(self, *, writer: TelemetryWriter | None, devices: DeviceMap, live: LiveState,
                  metrics: HubMetrics, ack: Callable[[Delivery], None],
-                 batch_size: int, batch_wait: float) -> None:
-        super().__init__(metrics=metrics, ack=ack, batch_size=batch_size, batch_wait=batch_wait)
+                 batch_size: int, batch_wait: float,
+                 ack_all: Callable[[list[Delivery]], None] | None = None) -> None:
+        super().__init__(metrics=metrics, ack=ack, batch_size=batch_size, batch_wait=batch_wait,
+                         ack_all=ack_all)
         self.writer = writer
         self.devices = devices
         self.live = live
+        self._lines = LineBuilder(devices)
 
     def store(self, items: list[tuple[Topic, Any]]) -> None:
         """Write the batch as one request; refused points are counted and dropped."""
         if self.writer is None:
             return
-        lines = [telemetry_line(topic, message, self.devices) for topic, message in items]
+        build = self._lines.line
+        lines = [build(topic, message) for topic, message in items]
         started = time.perf_counter()
         try:
             self.writer.write(lines)
@@ -62,9 +107,17 @@ class TelemetrySink(BatchWorker[Telemetry]):
         self.metrics.points_written.inc(len(lines))
 
     def after_store(self, items: list[tuple[Topic, Any]]) -> None:
-        """Show the stored readings on the live wall."""
+        """Show the stored readings on the live wall: one update per device and batch."""
+        # Merged in order as LiveState would: a reading older than the newest one is ignored.
+        newest: dict[tuple[str, str, str], tuple[Any, dict[str, float]]] = {}
         for topic, message in items:
-            device = topic.device or message.id
-            tag = self.devices.tag(topic.school, topic.edge, device)
-            self.live.update_reading(topic.school, topic.edge, device, tag.kind, tag.room,
-                                     message.ts, dict(message.values))
+            key = (topic.school, topic.edge, topic.device or message.id)
+            seen = newest.get(key)
+            if seen is None:
+                newest[key] = (message.ts, dict(message.values))
+            elif message.ts >= seen[0]:
+                seen[1].update(message.values)
+                newest[key] = (message.ts, seen[1])
+        for (school, edge, device), (ts, values) in newest.items():
+            tag = self.devices.tag(school, edge, device)
+            self.live.update_reading(school, edge, device, tag.kind, tag.room, ts, values)
