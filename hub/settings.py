@@ -146,3 +146,16 @@ def load_settings(config: str | os.PathLike[str] | None = None, **overrides: Any
         raise SettingsError(_describe(error)) from None
     except ValueError as error:  # a TOML syntax error
         raise SettingsError(f"config file {path}: {error}") from None
+
+
+def settings_for_process() -> HubSettings:
+    """Logging set up and settings from SS_* and $SS_CONFIG for a hub process; exit 2 if wrong."""
+    import logging
+    import sys
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return load_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None

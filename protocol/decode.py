@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -48,28 +49,25 @@ def _reason(error: ValidationError) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
-def decode_as(model: type[M], payload: bytes) -> M:
-    """Validate ``payload`` (JSON bytes) as ``model``; raise ProtocolError on any problem."""
+def _validated(validate_json: Callable[[bytes], Any], payload: bytes) -> Any:
     if len(payload) > MAX_PAYLOAD:
         raise ProtocolError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
     try:
-        return model.model_validate_json(payload)
+        return validate_json(payload)
     except ValidationError as error:
         raise ProtocolError(_reason(error)) from error
     except (ValueError, TypeError, RecursionError) as error:
         raise ProtocolError(f"undecodable payload: {error}") from error
+
+
+def decode_as(model: type[M], payload: bytes) -> M:
+    """Validate ``payload`` (JSON bytes) as ``model``; raise ProtocolError on any problem."""
+    return _validated(model.model_validate_json, payload)  # type: ignore[no-any-return]
 
 
 def decode_request(payload: bytes) -> Any:
     """Validate a ``req`` payload into Tap, Pay, Checkout, Checkin or Renew."""
-    if len(payload) > MAX_PAYLOAD:
-        raise ProtocolError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
-    try:
-        return _REQUEST.validate_json(payload)
-    except ValidationError as error:
-        raise ProtocolError(_reason(error)) from error
-    except (ValueError, TypeError, RecursionError) as error:
-        raise ProtocolError(f"undecodable payload: {error}") from error
+    return _validated(_REQUEST.validate_json, payload)
 
 
 def decode(kind: TopicKind, payload: bytes) -> Any:

@@ -7,18 +7,17 @@ at the hub's door and counted, not stored.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from protocol.codes import MESSAGES, Code, is_ok
 from protocol.topics import IDENT_PATTERN
 
-VERSION = 1
+VERSION: Literal[1] = 1
 
 Ident = Annotated[str, StringConstraints(pattern=f"^{IDENT_PATTERN}$")]
 #: ``em:`` 5 bytes, ``nfc:`` a 4, 7 or 10 byte ISO 14443A UID, ``qr:`` a printed payload.
@@ -108,14 +107,6 @@ class Telemetry(Message):
     ts: Timestamp
     seq: Seq
     values: Annotated[dict[ValueName, float], Field(min_length=1, max_length=64)]
-
-    @field_validator("values")
-    @classmethod
-    def _finite(cls, values: dict[str, float]) -> dict[str, float]:
-        for name, value in values.items():
-            if not math.isfinite(value):
-                raise ValueError(f"{name} is not a finite number")
-        return values
 
 
 class Event(Message):

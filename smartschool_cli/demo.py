@@ -20,7 +20,13 @@ from rich.console import Console
 from rich.panel import Panel
 
 from smartschool_cli.demo_school import SCHOOL_ID, SCHOOL_NAME, DemoRoom, demo_rooms
-from smartschool_cli.demo_servers import DemoBroker, DemoInflux, DemoServerError, start_broker, start_influx
+from smartschool_cli.demo_servers import (
+    DemoBroker,
+    DemoInflux,
+    DemoServerError,
+    start_broker,
+    start_influx,
+)
 from smartschool_cli.localservers.base import port_open
 
 log = logging.getLogger(__name__)

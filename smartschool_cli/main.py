@@ -68,9 +68,14 @@ def edge(
 ) -> None:
     """Run an edge agent: read its devices, keep the outbox, talk MQTT to the hub."""
     from edge_agent.app import run_edge
+    from edge_agent.settings import ConfigError
 
     _logging(verbose)
-    asyncio.run(run_edge(config))
+    try:
+        asyncio.run(run_edge(config))
+    except ConfigError as error:
+        console.print(f"[red]configuration error / lỗi cấu hình:[/] {error}")
+        raise typer.Exit(78) from None
 
 
 @app.command()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 from types import FrameType
 
 from hub.db.engine import make_engine
 from hub.db.migrate import upgrade_to_head
 from hub.ingest.service import Ingest
-from hub.settings import HubSettings, SettingsError, load_settings
+from hub.settings import HubSettings, settings_for_process
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +37,7 @@ def run_ingest(settings: HubSettings, stop: threading.Event | None = None) -> No
 
 def main() -> None:
     """``python -m hub.ingest.runner``: settings from SS_* env vars and $SS_CONFIG."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        print(error, file=sys.stderr)
-        raise SystemExit(2) from None
-    run_ingest(settings)
+    run_ingest(settings_for_process())
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ Nothing crashes, the counters show every bad thing, and the good data around it 
 from __future__ import annotations
 
 import json
-import sys
 import re
+import sys
 import uuid
 from pathlib import Path
 
@@ -101,7 +101,7 @@ def test_garbage_is_counted_and_good_data_gets_through(
             wait_until(lambda: _get(f"{base}/healthz") == 200, 60, "the hub's /healthz")
             edge.start()
             good, bad = 0, 0
-            for round_ in range(3):
+            for _round in range(3):
                 for topic in KINDS:
                     for payload in BAD_PAYLOADS:
                         attacker.publish(topic, payload, qos=1).wait_for_publish(10)
