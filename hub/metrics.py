@@ -29,6 +29,12 @@ class HubMetrics:
             registry=r,
         )
         self.events = Counter("hub_events_total", "Device events received", registry=r)
+        self.requests = Counter(
+            "hub_requests_total",
+            "Requests decided, by type and result code (replayed: answered from the record)",
+            ["type", "code"],
+            registry=r,
+        )
         self.write_latency = Histogram(
             "hub_influx_write_seconds",
             "Latency of one successful telemetry batch write",

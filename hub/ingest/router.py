@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hub.ingest.devicemap import DeviceMap
@@ -16,6 +17,14 @@ from protocol.decode import MAX_PAYLOAD, decode, salvage_id
 from protocol.topics import Topic, TopicKind
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A decoded request with the MQTT details needed to answer it."""
+
+    request: Any
+    correlation: bytes | None
 
 
 class Sink(Protocol):
@@ -61,6 +70,7 @@ class Router:
         devices: DeviceMap,
         telemetry: Sink,
         registry: Sink,
+        requests: Sink,
         ack: Callable[[Delivery], None],
         publish: Callable[[str, bytes, int, bytes | None], None],
         dedupe_status: bool = True,
@@ -70,6 +80,7 @@ class Router:
         self.devices = devices
         self.telemetry = telemetry
         self.registry = registry
+        self.requests = requests
         self.ack = ack
         self.publish = publish
         self.dedupe_status = dedupe_status
@@ -122,8 +133,12 @@ class Router:
         elif kind is TopicKind.EVENT:
             self.metrics.events.inc()
             self.ack(delivery)
+        elif kind is TopicKind.REQ:
+            correlation = properties.get("correlation_data")
+            self.requests.put(topic, Incoming(message, correlation[0] if correlation else None),
+                              delivery)
         else:
-            # Requests and command acks are handled by the domain services when they exist.
+            # Command acks are recorded by the command service when it exists.
             self.ack(delivery)
 
     def _bad(self, kind: str, reason: str, delivery: Delivery, text: str, *args: object) -> None:

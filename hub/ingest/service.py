@@ -13,6 +13,8 @@ from hub.ingest.router import Router
 from hub.ingest.telemetry import TelemetrySink
 from hub.live import LiveState
 from hub.metrics import HubMetrics
+from hub.services.handlers import request_handlers
+from hub.services.requests import Handler, RequestSink
 from hub.settings import HubSettings
 from hub.storage.influx import TelemetryWriter, make_writer
 
@@ -24,7 +26,8 @@ class Ingest:
 
     def __init__(self, settings: HubSettings, *, engine: Engine, live: LiveState | None = None,
                  metrics: HubMetrics | None = None,
-                 writer: TelemetryWriter | None = None) -> None:
+                 writer: TelemetryWriter | None = None,
+                 handlers: dict[str, Handler] | None = None) -> None:
         self.settings = settings
         self.engine = engine
         self.live = live or LiveState()
@@ -38,9 +41,16 @@ class Ingest:
             batch_wait=settings.batch_wait_ms / 1000,
         )
         self.registry = RegistryWriter(engine=engine, metrics=self.metrics, ack=self.link.ack)
+        self.requests = RequestSink(
+            engine=engine,
+            handlers=handlers if handlers is not None else request_handlers(settings),
+            metrics=self.metrics,
+            ack=self.link.ack, publish=self.link.publish,
+        )
         self.router = Router(
             metrics=self.metrics, live=self.live, devices=self.devices,
-            telemetry=self.telemetry, registry=self.registry, ack=self.link.ack,
+            telemetry=self.telemetry, registry=self.registry, requests=self.requests,
+            ack=self.link.ack,
             publish=self.link.publish, dedupe_status=self.link.shared,
         )
 
@@ -57,6 +67,7 @@ class Ingest:
                  self.settings.influx_url or "none")
         self.telemetry.start()
         self.registry.start()
+        self.requests.start()
         self.link.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -64,6 +75,7 @@ class Ingest:
         self.link.pause()
         self.telemetry.stop(timeout)
         self.registry.stop(timeout)
+        self.requests.stop(timeout)
         self.link.stop()
         if self.writer is not None:
             self.writer.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from hub.db import people  # noqa: F401 - registers the tables on Base.metadata
 from hub.db.engine import make_engine
 from hub.db.models import Base
 

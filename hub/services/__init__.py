@@ -1,0 +1,1 @@
+"""Domain services: what the hub decides (attendance, payments, loans), one module each."""

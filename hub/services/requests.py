@@ -1,0 +1,132 @@
+"""Requests from edges (``tap``, ``pay``, ...): decided once, answered, then acknowledged.
+
+A batch of requests is decided in ONE transaction (group commit: one fsync for many payments),
+each inside its own savepoint so a failing request cannot undo its neighbours. The request's
+``id`` is the primary key of ``processed_requests``: a retry, even one that reaches another hub
+worker, finds the stored answer and gets it again, byte for byte. Answers are published after
+the commit and the MQTT message is acknowledged after that, so a hub killed at any instant
+either never decided (the broker redelivers) or decided and can answer again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.db.people import ProcessedRequestRow
+from hub.ingest.batcher import BatchWorker, RetryableError
+from hub.ingest.mqtt import Delivery
+from hub.ingest.router import Incoming
+from hub.metrics import HubMetrics
+from protocol import Code, Response, topics
+from protocol.topics import Topic
+
+log = logging.getLogger(__name__)
+
+#: Requests per transaction: large enough to share one commit, small enough to answer fast.
+REQUEST_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a handler decided: a result code and the data for the reader's screen."""
+
+    code: Code
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """One request as a handler sees it: who sent it, and the validated message."""
+
+    school: str
+    edge: str
+    request: Any  # protocol Tap | Pay | Checkout | Checkin | Renew
+    received_at: datetime
+
+
+#: A handler decides one request inside the open transaction (flush, never commit).
+Handler = Callable[[Session, RequestContext], Outcome]
+
+
+class RequestSink(BatchWorker[Incoming]):
+    """Decides requests in group-committed batches, answers them, then acknowledges them."""
+
+    sink_name = "requests"
+
+    def __init__(self, *, engine: Engine, handlers: dict[str, Handler], metrics: HubMetrics,
+                 ack: Callable[[Delivery], None],
+                 publish: Callable[[str, bytes, int, bytes | None], None],
+                 batch_size: int = REQUEST_BATCH, batch_wait: float = 0.002) -> None:
+        super().__init__(metrics=metrics, ack=ack, batch_size=batch_size, batch_wait=batch_wait)
+        self.engine = engine
+        self.handlers = handlers
+        self.publish = publish
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._answers: list[tuple[Topic, bytes, bytes | None]] = []
+
+    def store(self, items: list[tuple[Topic, Any]]) -> None:
+        """Decide the batch in one transaction; keep the answers to send after the commit."""
+        answers: list[tuple[Topic, bytes, bytes | None]] = []
+        now = datetime.now(UTC)
+        try:
+            with self._sessions.begin() as session:
+                ids = [str(incoming.request.id) for _, incoming in items]
+                rows = session.execute(
+                    select(ProcessedRequestRow.id, ProcessedRequestRow.response)
+                    .where(ProcessedRequestRow.id.in_(ids))).all()
+                stored: dict[str, str] = {row[0]: row[1] for row in rows}
+                for topic, incoming in items:
+                    request_id = str(incoming.request.id)
+                    answer = stored.get(request_id)
+                    if answer is None:
+                        answer = self._decide(session, topic, incoming.request, now)
+                        if answer is not None:
+                            stored[request_id] = answer
+                    else:
+                        self.metrics.requests.labels(incoming.request.type, "replayed").inc()
+                    if answer is not None:
+                        answers.append((topic, answer.encode(), incoming.correlation))
+        except (OperationalError, IntegrityError, DBAPIError) as error:
+            raise RetryableError(str(error)) from error
+        self._answers = answers
+
+    def _decide(self, session: Session, topic: Topic, request: Any, now: datetime) -> str | None:
+        handler = self.handlers.get(request.type)
+        if handler is None:
+            # Nothing took effect, so nothing is recorded: a retry after an upgrade is decided.
+            self.metrics.requests.labels(request.type, "unserved").inc()
+            return Response.for_code(request.id, Code.ERROR_UNAVAILABLE).to_json().decode()
+        context = RequestContext(topic.school, topic.edge, request, now)
+        savepoint = session.begin_nested()
+        try:
+            outcome = handler(session, context)
+            session.flush()
+        except (OperationalError, DBAPIError):
+            raise  # the database itself: retry the whole batch
+        except Exception:  # noqa: BLE001 - one request's bug must not undo the others
+            savepoint.rollback()
+            log.exception("request %s (%s) failed in its handler", request.id, request.type)
+            self.metrics.requests.labels(request.type, "failed").inc()
+            return Response.for_code(request.id, Code.ERROR_INTERNAL).to_json().decode()
+        answer = Response.for_code(request.id, outcome.code, outcome.data).to_json().decode()
+        session.add(ProcessedRequestRow(
+            id=str(request.id), school=topic.school, edge=topic.edge, device=request.device,
+            type=request.type, code=outcome.code.value, response=answer, ts=request.ts,
+        ))
+        savepoint.commit()
+        self.metrics.requests.labels(request.type, outcome.code.value).inc()
+        return answer
+
+    def after_store(self, items: list[tuple[Topic, Any]]) -> None:
+        """Publish the answers of the committed batch (before the acks)."""
+        for topic, answer, correlation in self._answers:
+            self.publish(topics.resp(topic.school, topic.edge), answer, 1, correlation)
+        self._answers = []
