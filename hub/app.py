@@ -7,9 +7,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
-from hub.api.system import router as system_router
+from hub.api.routers import api_routers
+from hub.auth import TokenSigner
 from hub.db.engine import make_engine
 from hub.db.migrate import upgrade_to_head
 from hub.ingest.service import Ingest
@@ -45,19 +46,10 @@ def create_app(settings: HubSettings) -> FastAPI:
         version="1",
         lifespan=lifespan,
     )
-    app.include_router(system_router)
-    web_router = _web_router()
-    if web_router is not None:
-        app.include_router(web_router)
+    app.state.settings = settings
+    app.state.tokens = TokenSigner(settings.jwt_secret)
+    if app.state.tokens.ephemeral:
+        log.warning("SS_JWT_SECRET is not set: API tokens are signed with a per-process secret")
+    for router in api_routers():
+        app.include_router(router)
     return app
-
-
-def _web_router() -> APIRouter | None:
-    try:
-        from hub.web.routes import router
-    except ModuleNotFoundError as error:
-        if error.name not in ("hub.web", "hub.web.routes"):
-            raise
-        log.info("hub.web.routes not present: serving without the live wall")
-        return None
-    return router  # type: ignore[no-any-return]

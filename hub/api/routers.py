@@ -1,0 +1,13 @@
+"""Every router the hub serves, one explicit line each."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def api_routers() -> list[APIRouter]:
+    """The routers, in the order their paths appear in the OpenAPI docs."""
+    from hub.api.system import router as system
+    from hub.web.routes import router as web
+
+    return [system, web]
