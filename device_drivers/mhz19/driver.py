@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Literal, Self
 
-import serial
-import serial_asyncio_fast
 from pydantic import Field
 
 from device_drivers.base import DriverStats, Reading, SerialDriverConfig, TransportError
 from device_drivers.mhz19 import frames
-
-log = logging.getLogger(__name__)
-
-_CLOSE_TIMEOUT_S = 2.0
+from device_drivers.serial_link import SerialLink
 
 
 class Mhz19Config(SerialDriverConfig):
@@ -39,24 +32,17 @@ class Mhz19Driver:
         self.config = config
         self.stats = DriverStats()
         self._decoder = frames.FrameDecoder()
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self._pump_task: asyncio.Task[None] | None = None
+        self._link: SerialLink[frames.Frame] | None = None
         # Items: a good answer, None for a garbled one, or the error that ended the line.
         self._answers: asyncio.Queue[frames.Frame | TransportError | None] | None = None
-        self._lost: TransportError | None = None
         self._next_due: float | None = None
 
     async def __aenter__(self) -> Self:
-        port = self.config.port
-        try:
-            self._reader, self._writer = await serial_asyncio_fast.open_serial_connection(
-                url=port, baudrate=self.config.baudrate
-            )
-        except (serial.SerialException, OSError) as err:
-            raise TransportError(f"cannot open {port}: {err}") from err
-        self._answers = asyncio.Queue()
-        self._pump_task = asyncio.create_task(self._pump(), name=f"mhz19-rx {port}")
+        answers: asyncio.Queue[frames.Frame | TransportError | None] = asyncio.Queue()
+        self._link = await SerialLink.open(
+            self.config, self._decoder, self.stats, "MH-Z19", answers.put_nowait
+        )
+        self._answers = answers
         if self.config.abc is not None:
             self._send(frames.encode_abc(self.config.abc))
         if self.config.range_ppm is not None:
@@ -69,16 +55,9 @@ class Mhz19Driver:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._pump_task is not None:
-            self._pump_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump_task
-        if self._writer is not None:
-            self._writer.close()
-            # Closing a port whose pty is gone can fail; the fd is released either way.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._writer.wait_closed(), _CLOSE_TIMEOUT_S)
-        self._reader = self._writer = self._pump_task = None
+        if self._link is not None:
+            await self._link.close()
+            self._link = None
 
     async def read(self) -> Reading:
         """The next CO2 reading, paced by ``interval_s``; raises TransportError."""
@@ -131,34 +110,6 @@ class Mhz19Driver:
             raise item
 
     def _send(self, packet: bytes) -> None:
-        if self._lost is not None:
-            raise self._lost
-        assert self._writer is not None
-        self._writer.write(packet)
-
-    async def _pump(self) -> None:
-        """Feed every received byte to the decoder; report answers and the line's end."""
-        assert self._reader is not None
-        answers = self._queue()
-        decoder = self._decoder
-        try:
-            while True:
-                data = await self._reader.read(256)
-                if not data:
-                    raise TransportError(f"{self.config.port}: end of file (unplugged?)")
-                bad_before = decoder.frames_bad
-                for frame in decoder.feed(data):
-                    answers.put_nowait(frame)
-                if decoder.frames_bad != bad_before:
-                    log.debug("MH-Z19 %s: bad frame: %s", self.config.port, decoder.last_error)
-                    answers.put_nowait(None)
-                self.stats.frames_ok = decoder.frames_ok
-                self.stats.frames_bad = decoder.frames_bad
-                self.stats.bytes_discarded = decoder.bytes_discarded
-        except TransportError as err:
-            self._lost = err
-        except (serial.SerialException, OSError) as err:
-            self._lost = TransportError(f"{self.config.port}: {err}")
-            self._lost.__cause__ = err
-        log.warning("MH-Z19 %s: line lost: %s", self.config.port, self._lost)
-        answers.put_nowait(self._lost)
+        if self._link is None:
+            raise TransportError("MH-Z19 driver used outside 'async with'")
+        self._link.send(packet)

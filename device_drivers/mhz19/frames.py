@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from device_drivers.base import FrameError
+from device_drivers.framing import ResyncDecoder
 
 START = 0xFF
 SENSOR = 0x01
@@ -66,49 +67,15 @@ def decode_frame(raw: bytes) -> Frame:
     return Frame(command=raw[1], data=bytes(raw[2:8]))
 
 
-class FrameDecoder:
+def _frame_len(header: bytes) -> int | None:
+    return FRAME_LEN if header[1] in KNOWN_COMMANDS else None
+
+
+class FrameDecoder(ResyncDecoder[Frame]):
     """Turns a byte stream into answers, keeping partial input and resyncing after garbage."""
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-        self.frames_ok = 0
-        self.frames_bad = 0
-        self.bytes_discarded = 0
-        self.last_error: FrameError | None = None
-
-    def feed(self, data: bytes) -> list[Frame]:
-        """Add bytes; return every complete good frame. Never raises on bad input."""
-        buf = self._buf
-        buf.extend(data)
-        out: list[Frame] = []
-        while buf:
-            start = buf.find(START)
-            if start < 0:
-                self._discard(len(buf))
-                break
-            if start:
-                self._discard(start)
-            if len(buf) >= 2 and buf[1] not in KNOWN_COMMANDS:
-                self._discard(1)
-                continue
-            if len(buf) < FRAME_LEN:
-                break
-            try:
-                frame = decode_frame(bytes(buf[:FRAME_LEN]))
-            except FrameError as err:
-                # Drop only the start byte: a real frame may begin inside the bad one.
-                self.last_error = err
-                self.frames_bad += 1
-                self._discard(1)
-                continue
-            del buf[:FRAME_LEN]
-            self.frames_ok += 1
-            out.append(frame)
-        return out
-
-    def _discard(self, n: int) -> None:
-        del self._buf[:n]
-        self.bytes_discarded += n
+        super().__init__(bytes([START]), header_len=2, frame_len=_frame_len, decode=decode_frame)
 
 
 def encode_command(command: int, data: bytes = b"") -> bytes:

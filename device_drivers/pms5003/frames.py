@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from device_drivers.base import FrameError
+from device_drivers.framing import ResyncDecoder
 
 START = b"\x42\x4d"
 DATA_LENGTH = 28
@@ -86,54 +87,16 @@ def decode_frame(raw: bytes) -> Frame:
     return DataFrame(words=words)
 
 
-class FrameDecoder:
+def _frame_len(header: bytes) -> int | None:
+    # Bytes 2-3 are the length field; only data frames and acknowledgements are known.
+    return _LENGTHS.get(int.from_bytes(header[2:4], "big"))
+
+
+class FrameDecoder(ResyncDecoder[Frame]):
     """Turns a byte stream into frames, keeping partial input and resyncing after garbage."""
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-        self.frames_ok = 0
-        self.frames_bad = 0
-        self.bytes_discarded = 0
-        self.last_error: FrameError | None = None
-
-    def feed(self, data: bytes) -> list[Frame]:
-        """Add bytes; return every complete good frame. Never raises on bad input."""
-        buf = self._buf
-        buf.extend(data)
-        out: list[Frame] = []
-        while buf:
-            start = buf.find(START)
-            if start < 0:
-                # Keep a trailing 0x42: it may be the first half of the next start.
-                keep = 1 if buf[-1] == START[0] else 0
-                self._discard(len(buf) - keep)
-                break
-            if start:
-                self._discard(start)
-            if len(buf) < 4:
-                break
-            size = _LENGTHS.get(int.from_bytes(buf[2:4], "big"))
-            if size is None:
-                self._discard(1)
-                continue
-            if len(buf) < size:
-                break
-            try:
-                frame = decode_frame(bytes(buf[:size]))
-            except FrameError as err:
-                # Drop only the start byte: a real frame may begin inside the bad one.
-                self.last_error = err
-                self.frames_bad += 1
-                self._discard(1)
-                continue
-            del buf[:size]
-            self.frames_ok += 1
-            out.append(frame)
-        return out
-
-    def _discard(self, n: int) -> None:
-        del self._buf[:n]
-        self.bytes_discarded += n
+        super().__init__(START, header_len=4, frame_len=_frame_len, decode=decode_frame)
 
 
 def encode_command(command: int, data: int = 0) -> bytes:

@@ -27,6 +27,7 @@ def upgrade_to_head(db_url: str) -> None:
         with engine.begin() as connection:
             config = alembic_config(db_url)
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            # Services add their revisions on branches from 0002; "heads" applies them all.
+            command.upgrade(config, "heads")
     finally:
         engine.dispose()
