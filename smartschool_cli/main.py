@@ -94,6 +94,34 @@ def sim(
 
 
 @app.command()
+def token(
+    role: Annotated[str, typer.Option(help="admin, staff, cashier, parent, technician or edge.")],
+    subject: Annotated[str, typer.Option(help="Who the token is for (a user or an edge id).")],
+    school: Annotated[str | None, typer.Option(help="The school the token is limited to.")] = None,
+    student: Annotated[
+        list[int] | None, typer.Option(help="A parent's child (student id); repeat for each.")
+    ] = None,
+    hours: Annotated[int, typer.Option(min=1, max=24 * 366, help="Validity in hours.")] = 12,
+) -> None:
+    """Print an API token signed with SS_JWT_SECRET (the hub must use the same secret)."""
+    import os
+
+    from hub.auth import Role, TokenSigner
+
+    secret = os.environ.get("SS_JWT_SECRET")
+    if not secret or len(secret) < 32:
+        console.print("[red]SS_JWT_SECRET must be set to the hub's secret (32+ characters).[/]")
+        raise typer.Exit(2)
+    try:
+        chosen = Role(role)
+    except ValueError:
+        console.print(f"[red]Unknown role {role!r}; one of: {', '.join(r.value for r in Role)}[/]")
+        raise typer.Exit(2) from None
+    signer = TokenSigner(secret)
+    print(signer.issue(subject, chosen, school=school, students=student, ttl_s=hours * 3600))
+
+
+@app.command()
 def demo(
     http_port: Annotated[int, typer.Option(help="Port of the live wall and API.")] = 8080,
     mqtt_port: Annotated[

@@ -60,3 +60,25 @@ def test_demo_refuses_too_few_rooms() -> None:
     result = smartschool("demo", "--rooms", "1")
     assert result.returncode != 0
     assert "rooms" in result.stdout + result.stderr
+
+
+def test_token_is_signed_with_the_hub_secret() -> None:
+    from hub.auth import Role, TokenSigner
+
+    secret = "s" * 40
+    result = smartschool("token", "--role", "parent", "--subject", "me@example.vn",
+                         "--school", "thpt-nguyen-du", "--student", "7", "--student", "9",
+                         env={"SS_JWT_SECRET": secret})
+    assert result.returncode == 0, result.stderr
+    caller = TokenSigner(secret).verify(result.stdout.strip())
+    assert caller.role is Role.PARENT and caller.students == frozenset({7, 9})
+    assert caller.can_see_student("thpt-nguyen-du", 7)
+    assert not caller.can_see_student("thpt-nguyen-du", 8)
+
+
+def test_token_needs_the_secret_and_a_known_role() -> None:
+    assert smartschool("token", "--role", "admin", "--subject", "x",
+                       env={"SS_JWT_SECRET": ""}).returncode == 2
+    result = smartschool("token", "--role", "king", "--subject", "x",
+                         env={"SS_JWT_SECRET": "s" * 40})
+    assert result.returncode == 2 and "king" in result.stderr
