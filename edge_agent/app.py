@@ -8,13 +8,21 @@ import logging
 import signal
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+from edge_agent.answers import AnswerBoard
+from edge_agent.cards import CardFlow, Till
 from edge_agent.heartbeat import HeartbeatSender
 from edge_agent.link import Link
-from edge_agent.outbox import Outbox
+from edge_agent.localdb import LocalDb, state_path
+from edge_agent.outbox import Kind, Outbox
+from edge_agent.screen import ScreenServer
+from edge_agent.screen.app import create_screen_app
 from edge_agent.settings import EdgeConfig, load_config
+from edge_agent.snapshots import Snapshots
 from edge_agent.supervisor import Supervisor, device_infos
+from protocol.codes import Code
+from protocol.messages import Command
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +43,72 @@ class EdgeAgent:
         self.supervisor = Supervisor(config, self.outbox)
         self.link = Link(config, self.outbox, device_infos(config))
         self.heartbeat = HeartbeatSender(config, self.link, self.outbox, self.supervisor.snapshot)
+        self.board = AnswerBoard()
+        # Card readers bring the local state, the snapshots, the card flow and the screen.
+        self.state: LocalDb | None = None
+        self.snapshots: Snapshots | None = None
+        self.cards: CardFlow | None = None
+        self.screen: ScreenServer | None = None
+        if config.card_readers:
+            assert config.hub is not None  # checked at load
+            self.state = LocalDb(state_path(config.outbox.path))
+            self.snapshots = Snapshots(
+                config.hub, config.school, self.state, config.zone,
+                lambda: self.outbox.pending_ids(Kind.REQUEST),
+            )
+            self.cards = CardFlow(config, self.outbox, self.link, self.snapshots, self.state,
+                                  self.board, self.supervisor.health)
+            self.link.on_command("sync", self._sync)
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._screen_task: asyncio.Task[None] | None = None
+
+    @property
+    def tills(self) -> dict[str, Till]:
+        """The tills of this box by device id (``set_sale`` gives each its next sale)."""
+        return self.cards.tills if self.cards is not None else {}
+
+    def status(self) -> dict[str, Any]:
+        """What the screen's ``/api/status`` shows: link, outbox, snapshots and devices."""
+        return {
+            "school": self.config.school,
+            "edge": self.config.edge,
+            "online": self.link.connected.is_set(),
+            "outbox": self.outbox.backlog,
+            "snapshots": self.snapshots.status() if self.snapshots is not None else None,
+            "devices": {k: v.snapshot().model_dump(mode="json")
+                        for k, v in self.supervisor.health.items()},
+            "late_answers": self.cards.late_answers if self.cards is not None else 0,
+        }
+
+    async def _sync(self, command: Command) -> tuple[Code, dict[str, Any]]:
+        self.outbox.changed.set()
+        assert self.snapshots is not None
+        self.snapshots.request_sync()
+        log.info("sync requested by command %s: snapshots refresh now", command.id)
+        return Code.CMD_OK, {"outbox": self.outbox.backlog, "snapshots": self.snapshots.status()}
+
+    async def _open_cards(self) -> None:
+        assert self.state is not None and self.snapshots is not None and self.cards is not None
+        await self.state.__aenter__()
+        try:
+            await self.snapshots.load()
+            if self.config.screen.enabled:
+                app = create_screen_app(self.cards, self.board, self.config.screen.lang,
+                                        self.status)
+                self.screen = ScreenServer(app, self.config.screen)
+        except BaseException:
+            await self.state.__aexit__(None, None, None)
+            raise
 
     async def __aenter__(self) -> Self:
         await self.outbox.__aenter__()
+        try:
+            if self.cards is not None:
+                await self._open_cards()
+        except BaseException:
+            await self.outbox.__aexit__(None, None, None)
+            raise
         tg = asyncio.TaskGroup()
         await tg.__aenter__()
         self._tg = tg
@@ -48,6 +117,13 @@ class EdgeAgent:
             tg.create_task(self.heartbeat.run(), name="edge-heartbeat"),
             tg.create_task(self.supervisor.run(), name="edge-supervisor"),
         ]
+        if self.cards is not None and self.snapshots is not None:
+            self._tasks += [
+                tg.create_task(self.snapshots.run(), name="edge-snapshots"),
+                tg.create_task(self.cards.run(), name="edge-cards"),
+            ]
+        if self.screen is not None:
+            self._screen_task = tg.create_task(self.screen.run(), name="edge-screen")
         log.info(
             "edge %s/%s started with %d devices",
             self.config.school,
@@ -64,6 +140,12 @@ class EdgeAgent:
     ) -> None:
         assert self._tg is not None
         link_task, *others = self._tasks
+        if self.screen is not None and self._screen_task is not None:
+            # Live pages are ended first, so the server can finish without waiting on them.
+            self.board.close()
+            self.screen.stop()
+            await asyncio.wait([self._screen_task], timeout=STOP_GRACE_S / 2)
+            others.append(self._screen_task)
         # Stop producing first, then let the link say offline; the outbox keeps the rest.
         for task in others:
             task.cancel()
@@ -78,6 +160,8 @@ class EdgeAgent:
             await self._tg.__aexit__(exc_type, exc, tb)
         finally:
             self._tg = None
+            if self.state is not None:
+                await self.state.__aexit__(None, None, None)
             await self.outbox.__aexit__(None, None, None)
             log.info("edge %s/%s stopped", self.config.school, self.config.edge)
 

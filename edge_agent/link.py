@@ -28,12 +28,14 @@ from protocol import topics
 from protocol.codes import Code, is_ok
 from protocol.decode import decode_as, salvage_id
 from protocol.errors import ProtocolError
-from protocol.messages import Command, CommandAck, DeviceInfo, EdgeState, Status, now
+from protocol.messages import Command, CommandAck, DeviceInfo, EdgeState, Response, Status, now
 
 log = logging.getLogger(__name__)
 
 #: A command handler answers a code and optional data for the ``cmd/ack``.
 CommandHandler = Callable[[Command], Awaitable[tuple[Code, dict[str, Any]]]]
+#: Takes every answer the hub sends on this edge's ``resp`` topic.
+ResponseHandler = Callable[[Response], None]
 
 #: How long a clean stop waits for the broker to take the offline status.
 _GOODBYE_TIMEOUT_S = 5.0
@@ -58,6 +60,7 @@ class Link:
         self._client: aiomqtt.Client | None = None
         self._stop = asyncio.Event()
         self._backoff = Backoff(self._mqtt.reconnect_min_s, self._mqtt.reconnect_max_s)
+        self._on_response: ResponseHandler | None = None
         self._handlers: dict[str, CommandHandler] = {
             "identify": self._identify,
             "sync": self._sync,
@@ -70,12 +73,29 @@ class Link:
         self.connections = 0
         self.published = 0
         self.commands_bad = 0
+        self.responses = 0
+        self.responses_bad = 0
 
     # -- commands ----------------------------------------------------------------------------
 
     def on_command(self, name: str, handler: CommandHandler) -> None:
         """Answer command ``name`` with ``handler`` (replacing any built-in one)."""
         self._handlers[name] = handler
+
+    def on_response(self, handler: ResponseHandler) -> None:
+        """Give every answer arriving on the ``resp`` topic to ``handler``."""
+        self._on_response = handler
+
+    def _response(self, payload: bytes) -> None:
+        try:
+            response = decode_as(Response, payload)
+        except ProtocolError as error:
+            self.responses_bad += 1
+            log.warning("bad answer on %s ignored: %s", self._resp_topic, error)
+            return
+        self.responses += 1
+        if self._on_response is not None:
+            self._on_response(response)
 
     async def _identify(self, command: Command) -> tuple[Code, dict[str, Any]]:
         log.warning(
@@ -124,6 +144,9 @@ class Link:
     async def _commands(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
         # The iterator raises MqttError when the connection drops: that ends the session.
         async for message in client.messages:
+            if message.topic.matches(self._resp_topic):
+                self._response(message.payload if isinstance(message.payload, bytes) else b"")
+                continue
             if not message.topic.matches(self._cmd_topic):
                 log.warning("message on unexpected topic %s ignored", message.topic)
                 continue
@@ -237,6 +260,8 @@ class Link:
                 self._status_topic, self._status(EdgeState.ONLINE), qos=1, retain=True
             )
             await client.subscribe(self._cmd_topic, qos=1)
+            if self._on_response is not None:
+                await client.subscribe(self._resp_topic, qos=1)
             self.connections += 1
             self._backoff.reset()
             self._client = client

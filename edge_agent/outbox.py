@@ -273,3 +273,14 @@ class Outbox:
                 0
             ]
         )
+
+    async def pending_ids(self, kind: Kind) -> list[int]:
+        """Ids of the entries of ``kind`` still waiting for PUBACK."""
+        return await self._call(
+            lambda: [
+                r[0]
+                for r in self._conn.execute(
+                    "SELECT id FROM outbox WHERE kind = ? ORDER BY id", (Kind(kind).value,)
+                )
+            ]
+        )

@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -117,12 +118,28 @@ class OutboxSettings(_Model):
     telemetry_max_rows: int | None = Field(default=None, ge=1)
 
 
+#: What a card reader is for: classroom attendance, arrival/leaving, or the canteen till.
+CardRole = Literal["door", "gate", "till"]
+
+#: Driver kind of every card reader family; such devices need a ``role``.
+CARD_READER_KIND = "card_reader"
+
+_COMMON_KEYS = ("id", "driver", "room", "role", "offline_limit")
+
+
 class DeviceConfig(_Model):
     """One device wired to the box; ``settings`` holds the keys its driver validates."""
 
     id: str
     driver: str
     room: Room | None = None
+    role: CardRole | None = Field(default=None, description="card readers only")
+    offline_limit: int | None = Field(
+        default=None,
+        ge=0,
+        le=10_000_000,
+        description="tills only: đồng one card may spend offline per day (default: the school's)",
+    )
     settings: dict[str, Any] = Field(default_factory=dict)
     _driver_config: BaseModel | None = PrivateAttr(default=None)
 
@@ -133,7 +150,7 @@ class DeviceConfig(_Model):
         # driver's own model (extra="forbid") is the one that refuses unknown keys.
         if not isinstance(data, dict) or "settings" in data:
             return data
-        common = {k: v for k, v in data.items() if k in ("id", "driver", "room")}
+        common = {k: v for k, v in data.items() if k in _COMMON_KEYS}
         return {**common, "settings": {k: v for k, v in data.items() if k not in common}}
 
     @field_validator("id")
@@ -155,7 +172,20 @@ class DeviceConfig(_Model):
                 for e in error.errors(include_url=False)
             )
             raise ValueError(f"device {self.id!r} (driver {self.driver}): {problems}") from None
+        if spec.kind == CARD_READER_KIND and self.role is None:
+            raise ValueError(
+                f"device {self.id!r} is a card reader: set role to door, gate or till"
+            )
+        if spec.kind != CARD_READER_KIND and self.role is not None:
+            raise ValueError(f"device {self.id!r} is not a card reader: role does not apply")
+        if self.offline_limit is not None and self.role != "till":
+            raise ValueError(f"device {self.id!r}: offline_limit applies to tills only")
         return self
+
+    @property
+    def is_card_reader(self) -> bool:
+        """Whether this device reads student cards (its ``role`` is set)."""
+        return self.role is not None
 
     @property
     def spec(self) -> DriverSpec:
@@ -167,6 +197,39 @@ class DeviceConfig(_Model):
         """The driver's validated settings, ready for ``spec.driver_factory``."""
         assert self._driver_config is not None  # set by the validator
         return self._driver_config
+
+
+class HubSettings(_Model):
+    """Where the hub's HTTP API is, for the roster and balance snapshots."""
+
+    url: str = Field(description="http(s)://host[:port] of the hub")
+    token: SecretStr = Field(description="bearer token of this edge; or env SS_HUB_TOKEN")
+    snapshot_every_s: float = Field(default=60.0, gt=0, le=86400)
+    answer_timeout_s: float = Field(default=1.5, gt=0, le=60)
+    http_timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"url {value!r} must be http://host[:port] or https://host[:port]")
+        try:
+            parts.port  # noqa: B018 - parsing the port is the check
+        except ValueError:
+            raise ValueError(f"url {value!r} has a bad port") from None
+        if parts.query or parts.username:
+            raise ValueError(f"url {value!r} must carry no query or credentials")
+        return value.rstrip("/")
+
+
+class ScreenSettings(_Model):
+    """The local door/till screen served by the box."""
+
+    enabled: bool = True
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8081, ge=0, le=65535, description="0 picks a free port")
+    lang: Literal["vi", "en"] = "vi"
 
 
 class EdgeConfig(_Model):
@@ -186,6 +249,9 @@ class EdgeConfig(_Model):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     mqtt: MqttSettings
     outbox: OutboxSettings = OutboxSettings()
+    hub: HubSettings | None = None
+    screen: ScreenSettings = ScreenSettings()
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", description="the school's day boundary")
     devices: tuple[DeviceConfig, ...] = Field(default=(), max_length=256)
 
     @field_validator("school")
@@ -206,6 +272,35 @@ class EdgeConfig(_Model):
                 raise ValueError(f"device id {device.id!r} appears twice")
             seen.add(device.id)
         return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {value!r} is not a known IANA zone") from None
+        return value
+
+    @model_validator(mode="after")
+    def _card_readers_need_the_hub(self) -> EdgeConfig:
+        readers = [d.id for d in self.devices if d.is_card_reader]
+        if readers and self.hub is None:
+            raise ValueError(
+                f"card readers {', '.join(readers)} need a [hub] section (url, token) "
+                "for the roster and balance snapshots"
+            )
+        return self
+
+    @property
+    def card_readers(self) -> tuple[DeviceConfig, ...]:
+        """The devices that read student cards."""
+        return tuple(d for d in self.devices if d.is_card_reader)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The school's time zone."""
+        return ZoneInfo(self.timezone)
 
     @model_validator(mode="after")
     def _check_retry(self) -> EdgeConfig:
@@ -228,12 +323,15 @@ class EnvOverrides(BaseSettings):
     mqtt_username: str | None = None
     mqtt_password: str | None = None
     outbox_path: str | None = None
+    hub_token: str | None = None
 
     def apply(self, raw: dict[str, Any]) -> dict[str, Any]:
         """``raw`` with the set variables written into their sections."""
         merged = dict(raw)
         for name, value in self.model_dump(exclude_none=True).items():
             section, key = name.split("_", 1)
+            if section == "hub" and section not in merged:
+                continue  # a token alone does not make a box talk to the hub
             current = merged.get(section, {})
             if not isinstance(current, dict):
                 continue  # the validator will name the bad section

@@ -61,8 +61,10 @@ class Health:
 
 def device_infos(config: EdgeConfig) -> list[DeviceInfo]:
     """The devices of ``config`` as the birth message lists them."""
+    # Driver kinds may use "_" (card_reader); wire identifiers allow only "-".
     return [
-        DeviceInfo(id=d.id, kind=d.spec.kind, model=d.spec.model, room=d.room or config.room)
+        DeviceInfo(id=d.id, kind=d.spec.kind.replace("_", "-"), model=d.spec.model,
+                   room=d.room or config.room)
         for d in config.devices
     ]
 
@@ -81,9 +83,11 @@ class Supervisor:
         return {name: h.snapshot() for name, h in self.health.items()}
 
     async def run(self) -> None:
-        """Run one task per device until cancelled."""
+        """Run one task per sensor until cancelled (card readers run in ``cards.CardFlow``)."""
         async with asyncio.TaskGroup() as tg:
             for device in self._config.devices:
+                if device.is_card_reader:
+                    continue
                 tg.create_task(self._run_device(device), name=f"device-{device.id}")
 
     async def _run_device(self, device: DeviceConfig) -> None:

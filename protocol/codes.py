@@ -32,6 +32,8 @@ class Code(StrEnum):
     ERROR_FORBIDDEN = "error.forbidden"
     ERROR_INTERNAL = "error.internal"
     ERROR_UNAVAILABLE = "error.unavailable"
+    ERROR_NO_ANSWER = "error.no_answer"
+    TILL_NO_SALE = "till.no_sale"
 
 
 #: (Vietnamese, English) per code, short enough for a reader's two-line screen.
@@ -63,6 +65,8 @@ MESSAGES: dict[Code, tuple[str, str]] = {
     Code.ERROR_FORBIDDEN: ("Không có quyền", "Forbidden"),
     Code.ERROR_INTERNAL: ("Lỗi hệ thống, vui lòng thử lại", "Internal error, please retry"),
     Code.ERROR_UNAVAILABLE: ("Hệ thống tạm thời không phục vụ", "Service temporarily unavailable"),
+    Code.ERROR_NO_ANSWER: ("Không có phản hồi, vui lòng thử lại", "No answer, please try again"),
+    Code.TILL_NO_SALE: ("Chưa nhập số tiền cần thanh toán", "Enter the amount first"),
 }
 
 
