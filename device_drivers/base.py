@@ -77,6 +77,58 @@ class Driver(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class CardRead:
+    """One new card presentation at ``ts``; ``card`` in the wire form ``em:0F00A1B2C3``."""
+
+    ts: datetime
+    card: str
+
+
+class CardReader(Protocol):
+    """An open card reader: ``async with reader: card = await reader.next_card()``."""
+
+    stats: DriverStats
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def next_card(self) -> CardRead:
+        """The next new presentation (debounced); raises TransportError when the line fails."""
+        ...
+
+
+class TapDebouncer:
+    """Turns repeated sightings of cards into presentations (pure; the caller gives the time).
+
+    A sighting starts a presentation when the same card was not seen in the ``rearm_s``
+    seconds before it: a card held on the reader gives one tap, the same card again gives a
+    new one only after it was away for ``rearm_s``, and a different card gives one at once.
+    """
+
+    _PRUNE_AT = 64
+
+    def __init__(self, rearm_s: float) -> None:
+        self.rearm_s = rearm_s
+        self._last: dict[str, float] = {}
+
+    def seen(self, card: str, now: float) -> bool:
+        """Note ``card`` seen at ``now`` (monotonic seconds); True if it starts a presentation."""
+        last = self._last.get(card)
+        self._last[card] = now
+        if len(self._last) > self._PRUNE_AT:
+            # Forgetting a card away for rearm_s changes nothing: it would re-arm anyway.
+            self._last = {c: t for c, t in self._last.items() if now - t < self.rearm_s}
+            self._last[card] = now
+        return last is None or now - last >= self.rearm_s
+
+
+@dataclass(frozen=True, slots=True)
 class MeasurementSpec:
     """One value a device exposes: its wire name, unit and plausible range."""
 
@@ -95,5 +147,6 @@ class DriverSpec:
     kind: str
     model: str
     config_model: type[BaseModel]
-    driver_factory: Callable[[Any], Driver]
+    # A Driver for sensors; a CardReader when kind == "card_reader" (typed Any for both).
+    driver_factory: Callable[[Any], Any]
     measurements: tuple[MeasurementSpec, ...] = ()

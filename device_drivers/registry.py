@@ -38,3 +38,10 @@ def _load() -> None:
 
     register(mhz19.SPEC)
     register(pms5003.SPEC)
+    from device_drivers import pn532, rdm6300  # card readers
+
+    register(rdm6300.SPEC)
+    register(pn532.SPEC)
+    from device_drivers import qrcam  # QR cards by camera; OpenCV loads only when opened
+
+    register(qrcam.SPEC)

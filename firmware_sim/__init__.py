@@ -4,16 +4,46 @@ from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from firmware_sim.base import PtyDevice, wait_until
 from firmware_sim.mhz19 import Mhz19Simulator
 from firmware_sim.occupancy import RoomAir, RoomProfile, SimClock
 from firmware_sim.pms5003 import Pms5003Simulator
+from firmware_sim.pn532 import Pn532Simulator
+from firmware_sim.qrcam import Presentation, QrCameraSimulator
+from firmware_sim.rdm6300 import Rdm6300Simulator
 
-FAMILIES = ("mhz19", "pms5003")
+FAMILIES = ("mhz19", "pms5003", "rdm6300", "pn532", "qrcam")
 
 
+@overload
+def make_simulator(
+    family: Literal["qrcam"], link: Path, *, seed: int | None = None, speed: float = 1.0,
+    **options: Any,
+) -> QrCameraSimulator: ...
+@overload
+def make_simulator(
+    family: Literal["rdm6300"],
+    link: Path,
+    *,
+    seed: int | None = None,
+    speed: float = 1.0,
+    **options: Any,
+) -> Rdm6300Simulator: ...
+@overload
+def make_simulator(
+    family: Literal["pn532"],
+    link: Path,
+    *,
+    seed: int | None = None,
+    speed: float = 1.0,
+    **options: Any,
+) -> Pn532Simulator: ...
+@overload
+def make_simulator(
+    family: str, link: Path, *, seed: int | None = None, speed: float = 1.0, **options: Any
+) -> PtyDevice: ...
 def make_simulator(
     family: str,
     link: Path,
@@ -21,7 +51,7 @@ def make_simulator(
     seed: int | None = None,
     speed: float = 1.0,
     **options: Any,
-) -> PtyDevice:
+) -> PtyDevice | QrCameraSimulator:
     """A not-yet-started simulator of ``family`` behind symlink ``link``; call ``start()``.
 
     Without fixed values in ``options`` (``co2_ppm``/``temp_c`` or ``pm``) the air follows a
@@ -40,6 +70,12 @@ def make_simulator(
             air = RoomAir(room, SimClock(speed=speed, start=start), seed=seed)
             options["source"] = air.pm
         return Pms5003Simulator(link, seed=seed, **options)
+    if family == "rdm6300":  # card readers: ``card`` puts one on; present()/remove() later
+        return Rdm6300Simulator(link, seed=seed, **options)
+    if family == "pn532":
+        return Pn532Simulator(link, seed=seed, **options)
+    if family == "qrcam":  # a camera: ``link`` is the video file (.avi) or frames/%05d.png
+        return QrCameraSimulator(link, seed=seed, **options)
     raise KeyError(f"unknown simulator {family!r}; known: {', '.join(FAMILIES)}")
 
 
@@ -47,7 +83,11 @@ __all__ = [
     "FAMILIES",
     "Mhz19Simulator",
     "Pms5003Simulator",
+    "Pn532Simulator",
+    "Presentation",
     "PtyDevice",
+    "QrCameraSimulator",
+    "Rdm6300Simulator",
     "RoomAir",
     "RoomProfile",
     "SimClock",
