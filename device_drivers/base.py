@@ -147,6 +147,6 @@ class DriverSpec:
     kind: str
     model: str
     config_model: type[BaseModel]
-    # A Driver for sensors; a CardReader when kind == "card_reader" (typed Any for both).
+    # A Driver for sensors; a CardReader when kind == "card-reader" (typed Any for both).
     driver_factory: Callable[[Any], Any]
     measurements: tuple[MeasurementSpec, ...] = ()

@@ -122,7 +122,7 @@ class OutboxSettings(_Model):
 CardRole = Literal["door", "gate", "till"]
 
 #: Driver kind of every card reader family; such devices need a ``role``.
-CARD_READER_KIND = "card_reader"
+CARD_READER_KIND = "card-reader"
 
 _COMMON_KEYS = ("id", "driver", "room", "role", "offline_limit")
 

@@ -61,10 +61,8 @@ class Health:
 
 def device_infos(config: EdgeConfig) -> list[DeviceInfo]:
     """The devices of ``config`` as the birth message lists them."""
-    # Driver kinds may use "_" (card_reader); wire identifiers allow only "-".
     return [
-        DeviceInfo(id=d.id, kind=d.spec.kind.replace("_", "-"), model=d.spec.model,
-                   room=d.room or config.room)
+        DeviceInfo(id=d.id, kind=d.spec.kind, model=d.spec.model, room=d.room or config.room)
         for d in config.devices
     ]
 

@@ -7,7 +7,7 @@ from device_drivers.pn532.driver import Pn532Config, Pn532Driver
 
 SPEC = DriverSpec(
     name="pn532",
-    kind="card_reader",
+    kind="card-reader",
     model="PN532",
     config_model=Pn532Config,
     driver_factory=Pn532Driver,

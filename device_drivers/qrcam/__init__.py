@@ -7,7 +7,7 @@ from device_drivers.qrcam.driver import QrCamConfig, QrCamDriver
 
 SPEC = DriverSpec(
     name="qrcam",
-    kind="card_reader",
+    kind="card-reader",
     model="USB/CSI camera + QR decoder",
     config_model=QrCamConfig,
     driver_factory=QrCamDriver,

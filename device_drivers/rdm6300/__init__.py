@@ -7,7 +7,7 @@ from device_drivers.rdm6300.driver import Rdm6300Config, Rdm6300Driver
 
 SPEC = DriverSpec(
     name="rdm6300",
-    kind="card_reader",
+    kind="card-reader",
     model="RDM6300",
     config_model=Rdm6300Config,
     driver_factory=Rdm6300Driver,

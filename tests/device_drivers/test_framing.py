@@ -56,3 +56,4 @@ def test_byte_by_byte_equals_whole() -> None:
     whole = decoder().feed(stream)
     dec = decoder()
     assert [f for b in stream for f in dec.feed(bytes([b]))] == whole == [b"a", b"bcd", b""]
+

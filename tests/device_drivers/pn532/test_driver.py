@@ -148,7 +148,7 @@ async def test_missing_port_and_unopened_driver(tmp_path: Path) -> None:
 def test_spec_is_registered_as_a_card_reader() -> None:
     spec = registry.get("pn532")
     assert spec is SPEC
-    assert (spec.kind, spec.model, spec.measurements) == ("card_reader", "PN532", ())
+    assert (spec.kind, spec.model, spec.measurements) == ("card-reader", "PN532", ())
     cfg = spec.config_model.model_validate({"port": "/dev/ttyS0"})
     assert isinstance(cfg, Pn532Config)
     assert (cfg.baudrate, cfg.poll_s, cfg.rearm_s) == (115200, 0.1, 1.0)

@@ -97,7 +97,7 @@ async def test_garbage_frames_give_no_taps(tmp_path: Path) -> None:
 
 def test_registered_as_a_card_reader() -> None:
     spec = registry.get("qrcam")
-    assert spec is SPEC and spec.kind == "card_reader"
+    assert spec is SPEC and spec.kind == "card-reader"
     assert spec.config_model.model_validate({"source": "/dev/video0"}).decoder == "zxing"
 
 

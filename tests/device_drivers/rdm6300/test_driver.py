@@ -118,7 +118,7 @@ async def test_missing_port_and_unopened_driver(tmp_path: Path) -> None:
 def test_spec_is_registered_as_a_card_reader() -> None:
     spec = registry.get("rdm6300")
     assert spec is SPEC
-    assert (spec.kind, spec.model, spec.measurements) == ("card_reader", "RDM6300", ())
+    assert (spec.kind, spec.model, spec.measurements) == ("card-reader", "RDM6300", ())
     cfg = spec.config_model.model_validate({"port": "/dev/ttyAMA0"})
     assert isinstance(cfg, Rdm6300Config) and (cfg.baudrate, cfg.rearm_s) == (9600, 1.0)
     assert isinstance(spec.driver_factory(cfg), Rdm6300Driver)
