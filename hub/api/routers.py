@@ -7,7 +7,10 @@ from fastapi import APIRouter
 
 def api_routers() -> list[APIRouter]:
     """The routers, in the order their paths appear in the OpenAPI docs."""
+    from hub.api.attendance import router as attendance
+    from hub.api.people import router as people
     from hub.api.system import router as system
+    from hub.api.wallet import router as wallet
     from hub.web.routes import router as web
 
-    return [system, web]
+    return [system, web, wallet, people, attendance]
