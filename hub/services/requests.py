@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +52,14 @@ class RequestContext:
     received_at: datetime
 
 
+class _HandlerFailed(Exception):
+    """A handler raised outside a savepoint: the batch is decided again, isolated."""
+
+
+def _answer(request: Any, code: Code, data: dict[str, Any] | None = None) -> str:
+    return Response.for_code(request.id, code, data).to_json().decode()
+
+
 #: A handler decides one request inside the open transaction (flush, never commit).
 Handler = Callable[[Session, RequestContext], Outcome]
 
@@ -74,7 +82,21 @@ class RequestSink(BatchWorker[Incoming]):
 
     def store(self, items: list[tuple[Topic, Any]]) -> None:
         """Decide the batch in one transaction; keep the answers to send after the commit."""
+        try:
+            answers, counts = self._decide_batch(items, isolate=False)
+        except _HandlerFailed:
+            # A handler raised: decide the batch again with a savepoint per request, so that
+            # only the failing one is answered error.internal and its neighbours take effect.
+            answers, counts = self._decide_batch(items, isolate=True)
+        self._answers = answers
+        for request_type, code in counts:
+            self.metrics.requests.labels(request_type, code).inc()
+
+    def _decide_batch(self, items: list[tuple[Topic, Any]], *, isolate: bool,
+                      ) -> tuple[list[tuple[Topic, bytes, bytes | None]], list[tuple[str, str]]]:
         answers: list[tuple[Topic, bytes, bytes | None]] = []
+        counts: list[tuple[str, str]] = []
+        records: list[dict[str, Any]] = []
         now = datetime.now(UTC)
         try:
             with self._sessions.begin() as session:
@@ -84,46 +106,52 @@ class RequestSink(BatchWorker[Incoming]):
                     .where(ProcessedRequestRow.id.in_(ids))).all()
                 stored: dict[str, str] = {row[0]: row[1] for row in rows}
                 for topic, incoming in items:
-                    request_id = str(incoming.request.id)
-                    answer = stored.get(request_id)
+                    request = incoming.request
+                    answer = stored.get(str(request.id))
                     if answer is None:
-                        answer = self._decide(session, topic, incoming.request, now)
-                        if answer is not None:
-                            stored[request_id] = answer
+                        answer, code, record = self._decide(session, topic, request, now, isolate)
+                        if record is not None:
+                            records.append(record)
+                            stored[record["id"]] = answer
                     else:
-                        self.metrics.requests.labels(incoming.request.type, "replayed").inc()
-                    if answer is not None:
-                        answers.append((topic, answer.encode(), incoming.correlation))
+                        code = "replayed"
+                    counts.append((request.type, code))
+                    answers.append((topic, answer.encode(), incoming.correlation))
+                if records:
+                    # One statement for the whole batch: group commit saves round trips too.
+                    session.execute(insert(ProcessedRequestRow), records)
         except (OperationalError, IntegrityError, DBAPIError) as error:
             raise RetryableError(str(error)) from error
-        self._answers = answers
+        return answers, counts
 
-    def _decide(self, session: Session, topic: Topic, request: Any, now: datetime) -> str | None:
+    def _decide(self, session: Session, topic: Topic, request: Any, now: datetime,
+                isolate: bool) -> tuple[str, str, dict[str, Any] | None]:
+        """(answer, code, record to keep or None) for one request not decided before."""
         handler = self.handlers.get(request.type)
         if handler is None:
             # Nothing took effect, so nothing is recorded: a retry after an upgrade is decided.
-            self.metrics.requests.labels(request.type, "unserved").inc()
-            return Response.for_code(request.id, Code.ERROR_UNAVAILABLE).to_json().decode()
+            return _answer(request, Code.ERROR_UNAVAILABLE), "unserved", None
         context = RequestContext(topic.school, topic.edge, request, now)
-        savepoint = session.begin_nested()
+        savepoint = session.begin_nested() if isolate else None
         try:
             outcome = handler(session, context)
-            session.flush()
+            if savepoint is not None:
+                session.flush()
         except (OperationalError, DBAPIError):
             raise  # the database itself: retry the whole batch
-        except Exception:  # noqa: BLE001 - one request's bug must not undo the others
+        except Exception as error:  # noqa: BLE001 - one request's bug must not undo the others
+            if savepoint is None:
+                raise _HandlerFailed from error
             savepoint.rollback()
             log.exception("request %s (%s) failed in its handler", request.id, request.type)
-            self.metrics.requests.labels(request.type, "failed").inc()
-            return Response.for_code(request.id, Code.ERROR_INTERNAL).to_json().decode()
-        answer = Response.for_code(request.id, outcome.code, outcome.data).to_json().decode()
-        session.add(ProcessedRequestRow(
-            id=str(request.id), school=topic.school, edge=topic.edge, device=request.device,
-            type=request.type, code=outcome.code.value, response=answer, ts=request.ts,
-        ))
-        savepoint.commit()
-        self.metrics.requests.labels(request.type, outcome.code.value).inc()
-        return answer
+            return _answer(request, Code.ERROR_INTERNAL), "failed", None
+        if savepoint is not None:
+            savepoint.commit()
+        answer = _answer(request, outcome.code, outcome.data)
+        record = {"id": str(request.id), "school": topic.school, "edge": topic.edge,
+                  "device": request.device, "type": request.type, "code": outcome.code.value,
+                  "response": answer, "ts": request.ts}
+        return answer, outcome.code.value, record
 
     def after_store(self, items: list[tuple[Topic, Any]]) -> None:
         """Publish the answers of the committed batch (before the acks)."""
