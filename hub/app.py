@@ -16,6 +16,7 @@ from hub.db.migrate import upgrade_to_head
 from hub.ingest.service import Ingest
 from hub.live import LiveState
 from hub.metrics import HubMetrics
+from hub.services.attendance_notify import WebhookSender
 from hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,13 @@ def create_app(settings: HubSettings) -> FastAPI:
         ingest = Ingest(settings, engine=engine, live=live, metrics=metrics)
         app.state.settings, app.state.engine, app.state.metrics = settings, engine, metrics
         app.state.live, app.state.ingest = live, ingest
+        notifier = WebhookSender(engine)
         await asyncio.to_thread(ingest.start)
+        notifier.start()
         try:
             yield
         finally:
+            notifier.stop()
             await asyncio.to_thread(ingest.stop)
             engine.dispose()
 

@@ -7,6 +7,8 @@ can send only what changed since the version it last saw.
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,6 +41,37 @@ class EdgeLive:
     version: int = 0
 
 
+#: Taps and payments per minute are counted over this sliding window.
+RATE_WINDOW_S = 60.0
+
+
+@dataclass(slots=True)
+class SchoolActivity:
+    """Today's card activity of one school, kept as it is decided (no database scans)."""
+
+    school: str
+    day: str = ""
+    taps: int = 0
+    arrivals: int = 0
+    payments: int = 0
+    dong: int = 0
+    recent_taps: deque[float] = field(default_factory=deque)
+    recent_payments: deque[float] = field(default_factory=deque)
+    version: int = 0
+
+    def roll(self, day: str) -> None:
+        """Start a new day's counts."""
+        if day != self.day:
+            self.day, self.taps, self.arrivals, self.payments, self.dong = day, 0, 0, 0, 0
+
+    def rates(self, now: float) -> tuple[int, int]:
+        """(taps, payments) in the last minute."""
+        for recent in (self.recent_taps, self.recent_payments):
+            while recent and recent[0] < now - RATE_WINDOW_S:
+                recent.popleft()
+        return len(self.recent_taps), len(self.recent_payments)
+
+
 class LiveState:
     """Thread-safe latest values; ``changes(since)`` returns what moved after a version."""
 
@@ -47,6 +80,7 @@ class LiveState:
         self._version = 0
         self._devices: dict[tuple[str, str, str], DeviceLive] = {}
         self._edges: dict[tuple[str, str], EdgeLive] = {}
+        self._schools: dict[str, SchoolActivity] = {}
         self._changed = threading.Condition(self._lock)
 
     @property
@@ -103,6 +137,27 @@ class LiveState:
             live.version = self._version
             self._changed.notify_all()
 
+    def record_decision(self, school: str, day: str, kind: str, *, arrival: bool = False,
+                        amount: int = 0) -> None:
+        """Count a decided tap (``kind`` "tap") or approved payment ("pay") of ``day``."""
+        with self._lock:
+            activity = self._schools.get(school)
+            if activity is None:
+                activity = self._schools[school] = SchoolActivity(school)
+            activity.roll(day)
+            now = time.monotonic()
+            if kind == "tap":
+                activity.taps += 1
+                activity.arrivals += int(arrival)
+                activity.recent_taps.append(now)
+            elif kind == "pay":
+                activity.payments += 1
+                activity.dong += amount
+                activity.recent_payments.append(now)
+            self._version += 1
+            activity.version = self._version
+            self._changed.notify_all()
+
     def wait_for_change(self, since: int, timeout: float) -> int:
         """Block (in a thread) until the version passes ``since`` or ``timeout``; return it."""
         with self._changed:
@@ -116,6 +171,8 @@ class LiveState:
                 "version": self._version,
                 "devices": [_device_dict(d) for d in self._devices.values() if d.version > since],
                 "edges": [_edge_dict(e) for e in self._edges.values() if e.version > since],
+                # Rates move with time alone, so every school is always sent.
+                "schools": [_activity_dict(a, time.monotonic()) for a in self._schools.values()],
             }
 
 
@@ -143,4 +200,18 @@ def _edge_dict(e: EdgeLive) -> dict[str, Any]:
         "since": _iso(e.since),
         "last_seen": _iso(e.last_seen),
         "outbox": e.outbox,
+    }
+
+
+def _activity_dict(a: SchoolActivity, now: float) -> dict[str, Any]:
+    taps_per_min, payments_per_min = a.rates(now)
+    return {
+        "school": a.school,
+        "day": a.day,
+        "taps_today": a.taps,
+        "arrivals_today": a.arrivals,
+        "taps_per_min": taps_per_min,
+        "payments_today": a.payments,
+        "payments_per_min": payments_per_min,
+        "dong_today": a.dong,
     }

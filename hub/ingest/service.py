@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
@@ -18,8 +20,13 @@ from hub.services.handlers import request_handlers
 from hub.services.requests import Handler, RequestSink
 from hub.settings import HubSettings
 from hub.storage.influx import TelemetryWriter, make_writer
+from protocol import Code
+from protocol.topics import Topic
 
 log = logging.getLogger(__name__)
+
+#: Days of the live counts are Ho Chi Minh City's.
+CITY_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 class Ingest:
@@ -46,7 +53,7 @@ class Ingest:
             engine=engine,
             handlers=handlers if handlers is not None else request_handlers(settings),
             metrics=self.metrics,
-            ack=self.link.ack, publish=self.link.publish,
+            ack=self.link.ack, publish=self.link.publish, on_decided=self._count_decision,
         )
         self.router = Router(
             metrics=self.metrics, live=self.live, devices=self.devices,
@@ -54,6 +61,15 @@ class Ingest:
             ack=self.link.ack,
             publish=self.link.publish, dedupe_status=self.link.shared,
         )
+
+    def _count_decision(self, topic: Topic, request: Any, code: str) -> None:
+        """Feed the live wall's counts of taps and payments (no database scans)."""
+        day = request.ts.astimezone(CITY_TIMEZONE).date().isoformat()
+        if request.type == "tap":
+            arrival = code in (Code.ATTENDANCE_PRESENT, Code.ATTENDANCE_LATE)
+            self.live.record_decision(topic.school, day, "tap", arrival=arrival)
+        elif request.type == "pay" and code == Code.APPROVED:
+            self.live.record_decision(topic.school, day, "pay", amount=request.amount)
 
     def _route(self, *args: object) -> None:
         self.router.on_message(*args)  # type: ignore[arg-type]

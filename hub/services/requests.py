@@ -72,13 +72,17 @@ class RequestSink(BatchWorker[Incoming]):
     def __init__(self, *, engine: Engine, handlers: dict[str, Handler], metrics: HubMetrics,
                  ack: Callable[[Delivery], None],
                  publish: Callable[[str, bytes, int, bytes | None], None],
-                 batch_size: int = REQUEST_BATCH, batch_wait: float = 0.002) -> None:
+                 batch_size: int = REQUEST_BATCH, batch_wait: float = 0.002,
+                 on_decided: Callable[[Topic, Any, str], None] | None = None) -> None:
         super().__init__(metrics=metrics, ack=ack, batch_size=batch_size, batch_wait=batch_wait)
         self.engine = engine
         self.handlers = handlers
         self.publish = publish
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._answers: list[tuple[Topic, bytes, bytes | None]] = []
+        #: Told of every request decided (not replayed) once its batch is committed.
+        self.on_decided = on_decided
+        self._decided: list[tuple[Topic, Any, str]] = []
 
     def store(self, items: list[tuple[Topic, Any]]) -> None:
         """Decide the batch in one transaction; keep the answers to send after the commit."""
@@ -89,8 +93,11 @@ class RequestSink(BatchWorker[Incoming]):
             # only the failing one is answered error.internal and its neighbours take effect.
             answers, counts = self._decide_batch(items, isolate=True)
         self._answers = answers
-        for request_type, code in counts:
+        self._decided = []
+        for (topic, incoming), (request_type, code) in zip(items, counts, strict=True):
             self.metrics.requests.labels(request_type, code).inc()
+            if code not in ("replayed", "unserved", "failed"):
+                self._decided.append((topic, incoming.request, code))
 
     def _decide_batch(self, items: list[tuple[Topic, Any]], *, isolate: bool,
                       ) -> tuple[list[tuple[Topic, bytes, bytes | None]], list[tuple[str, str]]]:
@@ -158,3 +165,6 @@ class RequestSink(BatchWorker[Incoming]):
         for topic, answer, correlation in self._answers:
             self.publish(topics.resp(topic.school, topic.edge), answer, 1, correlation)
         self._answers = []
+        if self.on_decided is not None:
+            for topic, request, code in self._decided:
+                self.on_decided(topic, request, code)

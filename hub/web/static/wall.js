@@ -8,6 +8,8 @@ const I18N = {
     subtitle: "Giáo dục thông minh TP. Hồ Chí Minh",
     schools: "Trường", rooms: "Phòng", edgesOffline: "Phòng mất kết nối",
     devicesOnline: "Thiết bị trực tuyến", lastUpdate: "Cập nhật lúc",
+    tapsToday: "Lượt điểm danh hôm nay", paymentsToday: "Thanh toán hôm nay",
+    perMin: "/ phút", payments: "giao dịch",
     empty: "Chưa có dữ liệu từ các phòng.", noDevices: "Chưa có thiết bị",
     live: "Trực tiếp", connecting: "Đang kết nối", reconnecting: "Đang kết nối lại",
     online: "Trực tuyến", offline: "Mất kết nối", unknown: "Chưa rõ",
@@ -23,6 +25,8 @@ const I18N = {
     subtitle: "Ho Chi Minh City smart schools",
     schools: "Schools", rooms: "Rooms", edgesOffline: "Rooms offline",
     devicesOnline: "Devices online", lastUpdate: "Last update",
+    tapsToday: "Check-ins today", paymentsToday: "Payments today",
+    perMin: "/ min", payments: "payments",
     empty: "No data from any room yet.", noDevices: "No devices yet",
     live: "Live", connecting: "Connecting", reconnecting: "Reconnecting",
     online: "Online", offline: "Offline", unknown: "Unknown",
@@ -54,7 +58,8 @@ const EDGE_STATES = ["online", "offline", "unknown"];
 const STALE_MS = 120000; // a device silent this long no longer counts as online
 const RECONNECT_GRACE_MS = 3000; // planned stream rotations reconnect faster than this
 
-const model = { devices: new Map(), edges: new Map(), byEdge: new Map(), offsetMs: 0 };
+const model = { devices: new Map(), edges: new Map(), byEdge: new Map(), schools: new Map(),
+  offsetMs: 0 };
 const tiles = new Map(); // "school/edge" -> tile elements
 let lang = new URLSearchParams(location.search).get("lang") === "en" ? "en" : "vi";
 let connState = "connecting";
@@ -101,7 +106,7 @@ function isStale(dev) {
 
 function apply(data, snapshot) {
   if (snapshot) {
-    model.devices.clear(); model.edges.clear(); model.byEdge.clear();
+    model.devices.clear(); model.edges.clear(); model.byEdge.clear(); model.schools.clear();
     tiles.clear();
     document.getElementById("schools").replaceChildren();
   }
@@ -119,6 +124,7 @@ function apply(data, snapshot) {
     model.byEdge.get(key).add(dev.device);
     touched.add(key);
   }
+  for (const activity of data.schools ?? []) model.schools.set(activity.school, activity);
   for (const key of touched) renderTile(key);
   renderHeader();
 }
@@ -223,6 +229,13 @@ function renderHeader() {
   document.querySelector('[data-testid="count-edges-offline"]').dataset.alert = offline > 0;
   set("count-devices-online", `${online} / ${model.devices.size}`);
   set("last-update", latest ? formatTime(latest) : "—");
+  const sum = (field) => [...model.schools.values()].reduce((total, a) => total + a[field], 0);
+  const number = (n) => n.toLocaleString(LOCALES[lang]);
+  set("count-taps-today", number(sum("taps_today")));
+  set("rate-taps", `${number(sum("taps_per_min"))} ${t("perMin")}`);
+  set("count-dong-today", `${number(sum("dong_today"))} đ`);
+  set("rate-payments",
+    `${number(sum("payments_today"))} ${t("payments")} · ${number(sum("payments_per_min"))} ${t("perMin")}`);
   document.querySelector('[data-testid="empty"]')?.toggleAttribute("hidden", edges.size > 0);
 }
 
