@@ -1,8 +1,10 @@
-"""The demo school: a broker, a hub, InfluxDB when there is one, and a room per edge agent.
+"""The demo school: a broker, a hub, InfluxDB when there is one, an edge per room, the gate and
+the canteen, and students who tap their cards.
 
 Everything runs in this process but the broker and InfluxDB (private child processes when
-installed): the sensors are simulated byte for byte on pseudo-terminals and read by the real
-drivers, so the demo exercises the same code as a real school.
+installed): sensors and card readers are simulated byte for byte on pseudo-terminals and read by
+the real drivers, and the school's people come in through the hub's real file importer, so the
+demo exercises the same code as a real school.
 """
 
 from __future__ import annotations
@@ -11,15 +13,25 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.panel import Panel
 
-from smartschool_cli.demo_school import SCHOOL_ID, SCHOOL_NAME, DemoRoom, demo_rooms
+from smartschool_cli.demo_school import (
+    CANTEEN_EDGE,
+    DOOR_READER,
+    SCHOOL_ID,
+    SCHOOL_NAME,
+    SCHOOL_TIMEZONE,
+    TILL,
+    DemoRoom,
+    demo_rooms,
+)
 from smartschool_cli.demo_servers import (
     DemoBroker,
     DemoInflux,
@@ -29,10 +41,11 @@ from smartschool_cli.demo_servers import (
 )
 from smartschool_cli.localservers.base import port_open
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from edge_agent.app import EdgeAgent
+    from smartschool_cli.demo_seed import DemoRoster
 
-#: Seconds between two readings of a demo sensor: fast enough for a lively wall.
-READING_INTERVAL_S = 2.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,49 +76,6 @@ def run_demo(options: DemoOptions, console: Console) -> int:
         return 2
 
 
-def edge_config(room: DemoRoom, options: DemoOptions, broker: DemoBroker) -> dict[str, Any]:
-    """The TOML document an edge box of ``room`` would have, as a dict."""
-    dev = options.data_dir.resolve() / "dev"
-    return {
-        "school": SCHOOL_ID,
-        "edge": room.edge,
-        "room": room.name,
-        "firmware": "demo-0.1.0",
-        "heartbeat_s": 10,
-        "mqtt": {"url": broker.url, "protocol": broker.protocol},
-        "outbox": {"path": str(options.data_dir.resolve() / "edges" / f"{room.edge}.sqlite")},
-        "devices": [
-            {"id": "co2-1", "driver": "mhz19", "port": str(dev / f"{room.edge}-co2"),
-             "interval_s": READING_INTERVAL_S},
-            {"id": "pm-1", "driver": "pms5003", "port": str(dev / f"{room.edge}-pm"),
-             "interval_s": READING_INTERVAL_S},
-        ],
-    }
-
-
-@contextlib.contextmanager
-def simulated_sensors(rooms: list[DemoRoom], options: DemoOptions) -> Iterator[None]:
-    """An MH-Z19B and a PMS5003 per room on pseudo-terminals, following a school day."""
-    from firmware_sim import make_simulator
-
-    dev = options.data_dir.resolve() / "dev"
-    dev.mkdir(parents=True, exist_ok=True)
-    sims = []
-    try:
-        for index, room in enumerate(rooms):
-            for family, suffix in (("mhz19", "co2"), ("pms5003", "pm")):
-                sim = make_simulator(
-                    family, dev / f"{room.edge}-{suffix}", seed=index, speed=options.speed,
-                    room=room.profile,
-                )
-                sim.start()
-                sims.append(sim)
-        yield
-    finally:
-        for sim in sims:
-            sim.stop()
-
-
 class _HubHttp:
     """The hub's uvicorn inside the demo's event loop; the demo owns the signals."""
 
@@ -132,7 +102,11 @@ async def _demo(options: DemoOptions, console: Console) -> int:
     from edge_agent.app import EdgeAgent
     from edge_agent.settings import parse_config
     from hub.app import create_app
+    from hub.auth import Role, TokenSigner
     from hub.settings import load_settings
+    from smartschool_cli.demo_edges import EdgePlans, demo_secret, simulated_devices
+    from smartschool_cli.demo_seed import seed_demo_school, top_up_low_wallets
+    from smartschool_cli.demo_students import StudentSimulation
 
     options.data_dir.mkdir(parents=True, exist_ok=True)
     stop = asyncio.Event()
@@ -141,6 +115,7 @@ async def _demo(options: DemoOptions, console: Console) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     rooms = demo_rooms(options.rooms)
+    secret = demo_secret(options.data_dir)
     async with contextlib.AsyncExitStack() as stack:
         broker = await stack.enter_async_context(start_broker(options))
         influx = stack.enter_context(start_influx(options))
@@ -156,27 +131,73 @@ async def _demo(options: DemoOptions, console: Console) -> int:
             influx_db="smartschool",
             http_host=options.host,
             http_port=options.http_port,
+            # Fixed per data directory: the edges' and the banner's tokens survive a restart.
+            jwt_secret=secret,
         )
-        await stack.enter_async_context(_HubHttp(create_app(settings), settings))
-        stack.enter_context(simulated_sensors(rooms, options))
-        for room in rooms:
-            config = parse_config(edge_config(room, options, broker), f"demo edge {room.edge}")
-            await stack.enter_async_context(EdgeAgent(config))
-        console.print(_banner(options, broker, influx, rooms))
-        await stop.wait()
+        app = create_app(settings)
+        await stack.enter_async_context(_HubHttp(app, settings))
+        engine = app.state.engine
+        roster = await asyncio.to_thread(seed_demo_school, engine, rooms,
+                                         options.data_dir.resolve() / "school-files")
+        readers = stack.enter_context(simulated_devices(rooms, options))
+        signer = TokenSigner(secret)
+        agents: dict[str, EdgeAgent] = {}
+        for raw in EdgePlans(options, broker, signer).all(rooms):
+            config = parse_config(raw, f"demo edge {raw['edge']}")
+            agents[config.edge] = await stack.enter_async_context(EdgeAgent(config))
+        students = StudentSimulation(
+            readers, agents[CANTEEN_EDGE].tills[TILL].set_sale, roster.students, roster.lost_card,
+            speed=options.speed,
+            new_day=lambda: asyncio.to_thread(top_up_low_wallets, engine, roster.students),
+        )
+        token = signer.issue("demo-staff", Role.STAFF, school=SCHOOL_ID)
+        token_file = options.data_dir / "staff-token.txt"
+        token_file.touch(mode=0o600)
+        token_file.write_text(token + "\n", encoding="ascii")
+        async with asyncio.TaskGroup() as tasks:
+            simulation = tasks.create_task(students.run(), name="demo-students")
+            console.print(_banner(options, broker, influx, rooms, roster, agents))
+            console.print(_api_example(options, token, token_file), soft_wrap=True)
+            await stop.wait()
+            simulation.cancel()
         console.print("Stopping the demo school / Đang dừng…")
     console.print("Stopped cleanly / Đã dừng.")
     return 0
 
 
-def _banner(options: DemoOptions, broker: DemoBroker, influx: DemoInflux, rooms: list[DemoRoom]) -> Panel:
+def _screen(agent: EdgeAgent, device: str) -> str:
+    assert agent.screen is not None  # every card box of the demo has its screen on
+    return f"{agent.screen.url}/device/{device}"
+
+
+def _banner(options: DemoOptions, broker: DemoBroker, influx: DemoInflux, rooms: list[DemoRoom],
+            roster: DemoRoster, agents: dict[str, EdgeAgent]) -> Panel:
     wall = f"http://{options.host}:{options.http_port}/wall"
+    classes = [r for r in rooms if r.is_classroom]
+    nfc = sum(1 for s in roster.students if s.nfc_card)
     lines = [
         f"[bold]{SCHOOL_NAME}[/] — {len(rooms)} rooms / phòng: " + ", ".join(r.name for r in rooms),
+        f"Students / Học sinh: {len(roster.students)} in {len(classes)} classes / lớp, "
+        f"{nfc} with a canteen NFC card / có thẻ NFC căn tin",
+        f"School files / Tệp của trường: {roster.files}",
         f"MQTT broker: [cyan]{broker.url}[/]  ({broker.label})",
         f"InfluxDB: {influx.label}",
         f"Hub API: http://{options.host}:{options.http_port}/docs   metrics: /metrics",
         f"Live wall / Màn hình giám sát: [bold green]{wall}[/]",
+        f"Door screen / Màn hình cửa lớp {classes[0].name}: "
+        f"[cyan]{_screen(agents[classes[0].edge], DOOR_READER)}[/]",
+        f"Till screen / Màn hình quầy căn tin: [cyan]{_screen(agents[CANTEEN_EDGE], TILL)}[/]",
         "Press Ctrl-C to stop / Nhấn Ctrl-C để dừng.",
     ]
     return Panel("\n".join(lines), title="smartschool demo", expand=False)
+
+
+def _api_example(options: DemoOptions, token: str, token_file: Path) -> str:
+    today = datetime.now(ZoneInfo(SCHOOL_TIMEZONE)).date().isoformat()
+    url = (f"http://{options.host}:{options.http_port}/api/v1/schools/{SCHOOL_ID}/classes/"
+           f"10A1/attendance?date={today}")
+    return (
+        f"[bold]Staff token / Mã truy cập nhân viên[/] (12 h, also in {token_file}):\n{token}\n"
+        "[bold]Try the API / Thử API[/] (class 10A1 today / lớp 10A1 hôm nay):\n"
+        f'curl -s -H "Authorization: Bearer $(cat {token_file})" "{url}"'
+    )

@@ -8,6 +8,19 @@ from firmware_sim.occupancy import RoomProfile
 
 SCHOOL_ID = "thpt-le-hong-phong"
 SCHOOL_NAME = "THPT Chuyên Lê Hồng Phong"
+#: Grouping for reports: the former district (the school is on Nguyễn Văn Cừ street).
+SCHOOL_AREA = "Quận 5"
+SCHOOL_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+#: The main gate's edge box and its reader (``gate-in``: the hub counts an arrival).
+GATE_EDGE, GATE_NAME, GATE_READER = "cong-chinh", "Cổng chính", "gate-in-1"
+#: The canteen's edge box and its till.
+CANTEEN_EDGE, CANTEEN_NAME, TILL = "can-tin", "Căn tin", "till-1"
+#: Every classroom's door reader has this device id on the room's edge.
+DOOR_READER = "door-1"
+#: The canteen is big, crowded at lunch and well aired; the gate is out in the street's air.
+CANTEEN_AIR = RoomProfile(name=CANTEEN_NAME, capacity=150, volume_m3=900.0, ach=6.0)
+GATE_AIR = RoomProfile(name=GATE_NAME, capacity=0, volume_m3=1000.0, ach=30.0)
 
 #: (room name, capacity, volume m³, air changes per hour): classrooms and a chemistry lab.
 _ROOMS = [
@@ -27,6 +40,11 @@ class DemoRoom:
     edge: str
     name: str
     profile: RoomProfile
+
+    @property
+    def is_classroom(self) -> bool:
+        """Whether a class has this room as its homeroom (named like 10A1; the lab is not)."""
+        return self.name[:1].isdigit()
 
 
 def _edge_id(index: int, name: str) -> str:
