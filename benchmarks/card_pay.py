@@ -34,6 +34,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -241,6 +243,91 @@ def machine(dsn: str) -> str:
             f"Mosquitto {mosq_version.group(1) if mosq_version else '?'}")
 
 
+def start_hub(broker: Mosquitto, db_url: str, log_path: Path,
+              client_id: str = "bench-hub") -> subprocess.Popen[bytes]:
+    """``python -m hub.ingest.runner`` on ``db_url`` as a child process, logging to ``log_path``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SS_")}
+    env |= {"SS_MQTT_URL": broker.url, "SS_MQTT_CLIENT_ID": client_id, "SS_DB_URL": db_url,
+            "SS_MQTT_SHARED": "false", "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "hub.ingest.runner"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=log_path.open("w"))
+
+
+def stop_hub(hub: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM the hub (it drains and disconnects), SIGKILL it after 30 s."""
+    if hub is None or hub.poll() is not None:
+        return
+    hub.send_signal(signal.SIGTERM)
+    try:
+        hub.wait(30)
+    except subprocess.TimeoutExpired:
+        hub.kill()
+        hub.wait(10)
+
+
+def hub_troubles(log_path: Path) -> list[str]:
+    """The WARNING and ERROR lines of a hub's log."""
+    return [line for line in log_path.read_text().splitlines()
+            if " WARNING " in line or " ERROR " in line]
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of already sorted values (nearest rank)."""
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
+
+
+@dataclass(frozen=True, slots=True)
+class PayResult:
+    """What the payment measurement found."""
+
+    direct: float
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    codes: dict[str, int]
+    recorded: int
+    problems: list[str]
+    troubles: list[str]
+
+    @property
+    def ratio(self) -> float:
+        """End-to-end rate over the direct rate (target >= 1.0)."""
+        return self.rate / self.direct
+
+    @property
+    def consistent(self) -> bool:
+        """Every approved payment is in the ledger once and the ledger checks out."""
+        return self.recorded == self.codes.get("approved", 0) and not self.problems
+
+
+def measure_payments(postgres: Postgres, broker: Mosquitto, work: Path, *, n: int, direct: int,
+                     tills: int, inflight: int, log: Callable[[str], None] = print) -> PayResult:
+    """Seed a database, measure the direct rate, then the end-to-end rate through a hub."""
+    postgres.create_database("cardpay")
+    url, dsn = postgres.url("cardpay"), postgres.dsn("cardpay")
+    upgrade_to_head(url)
+    seed(url)
+    log(f"direct: {direct} payments, one transaction each, one connection ...")
+    direct_ = direct_rate(dsn, direct)
+    hub_log = work / "hub-pay.log"
+    hub = start_hub(broker, url, hub_log, "bench-hub-pay")
+    try:
+        log(f"end to end: {n} payments, {tills} tills, {inflight} in flight ...")
+        rate, client = end_to_end(broker, tills, inflight, n)
+    finally:
+        stop_hub(hub)
+    lat = sorted(client.latencies)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        recorded = session.scalar(select(func.count()).select_from(TransactionRow).where(
+            TransactionRow.kind == "purchase", TransactionRow.reference.like("req:%"))) or 0
+        problems = verify_ledger(session)
+    engine.dispose()
+    return PayResult(direct_, rate, percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000,
+                     dict(sorted(client.codes.items())), recorded - 1,  # minus the warm-up
+                     problems, hub_troubles(hub_log))
+
+
 def main() -> None:
     """Run both measurements and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -255,56 +342,30 @@ def main() -> None:
     if postgres_bindir() is None or mosquitto_binary() is None:
         raise SystemExit("needs PostgreSQL and Mosquitto (scripts/bootstrap.sh)")
     work = Path(tempfile.mkdtemp(prefix="bench-card-pay-"))
-    postgres, broker, hub = Postgres(work / "pg"), Mosquitto(work / "mosquitto"), None
+    postgres, broker = Postgres(work / "pg"), Mosquitto(work / "mosquitto")
     try:
         postgres.start()
         broker.start()
-        postgres.create_database("cardpay")
-        url, dsn = postgres.url("cardpay"), postgres.dsn("cardpay")
-        upgrade_to_head(url)
-        seed(url)
-        print(f"machine: {machine(dsn)}")
-        print(f"direct: {args.direct} payments, one transaction each, one connection ...",
-              flush=True)
-        direct = direct_rate(dsn, args.direct)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SS_")}
-        env |= {"SS_MQTT_URL": broker.url, "SS_MQTT_CLIENT_ID": "bench-hub", "SS_DB_URL": url,
-                "PYTHONPATH": str(ROOT)}
-        hub = subprocess.Popen([sys.executable, "-m", "hub.ingest.runner"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=(work / "hub.log").open("w"))
-        print(f"end to end: {args.n} payments, {args.tills} tills, {args.inflight} in flight ...",
-              flush=True)
-        rate, tills = end_to_end(broker, args.tills, args.inflight, args.n)
-        lat = sorted(tills.latencies)
-        p50, p99 = lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000
-        engine = make_engine(url)
-        with Session(engine) as session:
-            recorded = session.scalar(select(func.count()).select_from(TransactionRow).where(
-                TransactionRow.kind == "purchase", TransactionRow.reference.like("req:%")))
-            problems = verify_ledger(session)
-        engine.dispose()
-        approved = tills.codes.get("approved", 0)
+        print(f"machine: {machine(postgres.dsn())}")
+        result = measure_payments(postgres, broker, work, n=args.n, direct=args.direct,
+                                  tills=args.tills, inflight=args.inflight,
+                                  log=lambda text: print(text, flush=True))
         print()
         print(f"{'what':<58} {'payments/s':>11}")
-        print(f"{'PostgreSQL direct, 1 transaction per payment, 1 connection':<58} {direct:>11,.0f}")
-        print(f"{'end to end: tills -> Mosquitto -> hub -> PostgreSQL -> tills':<58} {rate:>11,.0f}")
-        print(f"{'ratio end to end / direct (target >= 1.0)':<58} {rate / direct:>11.2f}")
-        print(f"latency end to end (publish to answer): p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-        print(f"answers: {dict(sorted(tills.codes.items()))}; purchases in the ledger: "
-              f"{recorded - 1} (+1 warm-up); ledger check: {problems[:3] or 'ok'}")
-        troubles = [line for line in (work / "hub.log").read_text().splitlines()
-                    if " WARNING " in line or " ERROR " in line]
-        print(f"hub warnings/errors: {len(troubles)}", *troubles[:5], sep="\n  ")
+        print(f"{'PostgreSQL direct, 1 transaction per payment, 1 connection':<58} "
+              f"{result.direct:>11,.0f}")
+        print(f"{'end to end: tills -> Mosquitto -> hub -> PostgreSQL -> tills':<58} "
+              f"{result.rate:>11,.0f}")
+        print(f"{'ratio end to end / direct (target >= 1.0)':<58} {result.ratio:>11.2f}")
+        print(f"latency end to end (publish to answer): p50 {result.p50_ms:.1f} ms, "
+              f"p99 {result.p99_ms:.1f} ms")
+        print(f"answers: {result.codes}; purchases in the ledger: {result.recorded} "
+              f"(+1 warm-up); ledger check: {result.problems[:3] or 'ok'}")
+        print(f"hub warnings/errors: {len(result.troubles)}", *result.troubles[:5], sep="\n  ")
         print(f"load average during the run: {os.getloadavg()}")
-        if recorded - 1 != approved or problems:
+        if not result.consistent:
             raise SystemExit("ledger does not match the answers")
     finally:
-        if hub is not None and hub.poll() is None:
-            hub.send_signal(signal.SIGTERM)
-            try:
-                hub.wait(30)
-            except subprocess.TimeoutExpired:
-                hub.kill()
         broker.kill()
         postgres.remove()
         shutil.rmtree(work, ignore_errors=True)

@@ -135,7 +135,8 @@ def demo(
     ] = BrokerChoice.AUTO,
     verbose: Verbose = False,
 ) -> None:
-    """Bring up the demo school: broker, hub, and a room per edge with simulated sensors."""
+    """Bring up the demo school: broker, hub, InfluxDB, classrooms with sensors and door readers,
+    a gate and a canteen till, and simulated students tapping in and buying lunch."""
     from smartschool_cli.demo import DemoOptions, run_demo
 
     _logging(verbose)
