@@ -7,16 +7,14 @@ and still knows what it sold offline today.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import TypeVar
+
+from edge_agent.sqlite_thread import ThreadedSqlite
 
 log = logging.getLogger(__name__)
 
@@ -68,56 +66,13 @@ def state_path(outbox_path: Path) -> Path:
     return outbox_path.with_name("edge-state.sqlite")
 
 
-class LocalDb:
+class LocalDb(ThreadedSqlite):
     """Snapshots and offline sales in SQLite; open with ``async with LocalDb(path):``."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._db: sqlite3.Connection | None = None
-        self._executor: ThreadPoolExecutor | None = None
-
-    async def __aenter__(self) -> Self:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-state")
-        try:
-            await self._call(self._open)
-        except BaseException:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._executor is None:
-            return
-        try:
-            await self._call(self._close)
-        finally:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-
-    async def _call(self, fn: Callable[..., T], *args: object) -> T:
-        if self._executor is None:
-            raise RuntimeError("local state is not open")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(fn, *args))
+    store_name = "edge-state"
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.executescript(_SCHEMA)
-        self._db = db
-
-    def _close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        self._connect(_SCHEMA)
 
     @property
     def _conn(self) -> sqlite3.Connection:

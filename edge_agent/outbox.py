@@ -5,11 +5,8 @@ returns, so a power cut after a card tap was shown as accepted cannot lose it. E
 insertion order (``id``). ``seq`` counts up per edge across restarts and is taken in the same
 transaction as the insert, so a crash can neither reuse nor skip one.
 
-Threading: every SQLite call runs on one dedicated worker thread. A commit with
-``synchronous=FULL`` is an fsync, which takes milliseconds to tens of milliseconds on a Pi's SD
-card; running it on the event loop would stall the MQTT keepalive and the device reads. One
-thread (rather than ``asyncio.to_thread``'s pool) keeps the connection on a single thread and
-serialises calls in the order they were made, so no lock is needed and puts keep their order.
+Every SQLite call runs on the store's own thread (see ``sqlite_thread``), so puts keep their
+order and an fsync never stalls the event loop.
 """
 
 from __future__ import annotations
@@ -18,13 +15,12 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import partial
 from pathlib import Path
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import TypeVar
+
+from edge_agent.sqlite_thread import ThreadedSqlite
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +64,10 @@ class Entry:
     payload: bytes
 
 
-class Outbox:
+class Outbox(ThreadedSqlite):
     """A SQLite-backed FIFO of messages to publish; open with ``async with Outbox(path):``."""
+
+    store_name = "outbox"
 
     def __init__(
         self,
@@ -78,11 +76,9 @@ class Outbox:
         telemetry_budget_bytes: int = 64 * 1024 * 1024,
         telemetry_max_rows: int | None = None,
     ) -> None:
-        self.path = Path(path)
+        super().__init__(path)
         self.telemetry_budget_bytes = telemetry_budget_bytes
         self.telemetry_max_rows = telemetry_max_rows
-        self._db: sqlite3.Connection | None = None
-        self._executor: ThreadPoolExecutor | None = None
         self._count = 0
         self._telemetry_rows = 0
         self._telemetry_bytes = 0
@@ -92,45 +88,8 @@ class Outbox:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
-        try:
-            await self._call(self._open)
-        except BaseException:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._executor is None:
-            return
-        try:
-            await self._call(self._close)
-        finally:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-
-    async def _call(self, fn: Callable[..., T], *args: object) -> T:
-        if self._executor is None:
-            raise RuntimeError("outbox is not open")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(fn, *args))
-
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves so that seq allocation and
-        # insert are one explicit transaction.
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.executescript(_SCHEMA)
-        self._db = db
+        db = self._connect(_SCHEMA)
         self._count = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
         rows, size = db.execute(
             "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox WHERE kind = ?",
@@ -138,11 +97,6 @@ class Outbox:
         ).fetchone()
         self._telemetry_rows, self._telemetry_bytes = rows, size
         log.info("outbox %s opened with %d waiting", self.path, self._count)
-
-    def _close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
 
     @property
     def _conn(self) -> sqlite3.Connection:
