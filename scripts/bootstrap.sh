@@ -68,7 +68,9 @@ want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 have="$(cat "$STAMP" 2>/dev/null || true)"
 if [[ "$want" != "$have" ]]; then
     say "installing the project into .venv (pip install -e '.[dev,camera]')"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev,camera]'
+    # grafana-client's urllib3-future must not replace urllib3 (influxdb-client relies on it).
+    URLLIB3_NO_OVERRIDE=1 "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+        --no-binary urllib3-future -e '.[dev,camera]'
     printf '%s\n' "$want" >"$STAMP"
 else
     say ".venv up to date"

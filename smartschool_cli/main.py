@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -122,6 +123,32 @@ def token(
 
 
 @app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="Folder for the XLSX and the CSV files.")],
+    db_url: Annotated[str, typer.Option(envvar="SS_DB_URL", help="The hub's database URL.")],
+    quarter: Annotated[str | None, typer.Option(help="Quarter, e.g. 2026-Q4.")] = None,
+    first: Annotated[datetime | None, typer.Option("--from", formats=["%Y-%m-%d"],
+                                                   help="First day (instead of --quarter).")] = None,
+    last: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"],
+                                                  help="Last day, inclusive.")] = None,
+    school: Annotated[str | None, typer.Option(help="One school only (its id).")] = None,
+    influx_url: Annotated[str | None, typer.Option(envvar="SS_INFLUX_URL",
+                                                   help="InfluxDB for CO2 (v1 /query).")] = None,
+    influx_db: Annotated[str, typer.Option(envvar="SS_INFLUX_DB")] = "smartschool",
+    co2_limit: Annotated[float, typer.Option(help="CO2 limit in ppm.")] = 1500.0,
+    zip_csv: Annotated[bool, typer.Option("--zip", help="The CSV files in one zip.")] = False,
+) -> None:
+    """Quarterly report per school and district (báo cáo quý): XLSX and CSV files."""
+    from smartschool_cli.report import run_report
+
+    raise typer.Exit(run_report(
+        Console(), db_url=db_url, out=out, quarter=quarter,
+        first=first.date() if first else None, last=last.date() if last else None,
+        school=school, influx_url=influx_url, influx_db=influx_db, co2_limit=co2_limit,
+        as_zip=zip_csv))
+
+
+@app.command()
 def demo(
     http_port: Annotated[int, typer.Option(help="Port of the live wall and API.")] = 8080,
     mqtt_port: Annotated[
@@ -145,6 +172,28 @@ def demo(
         broker=broker.value,
     )
     raise typer.Exit(run_demo(options, console))
+
+
+grafana_app = typer.Typer(
+    help="Grafana dashboards of telemetry and device health. / Bảng điều khiển Grafana.",
+    no_args_is_help=True,
+)
+app.add_typer(grafana_app, name="grafana")
+
+
+@grafana_app.command("push")
+def grafana_push(
+    url: Annotated[str | None, typer.Option(envvar="SS_GRAFANA_URL", help="Grafana, e.g. http://grafana:3000.")] = None,
+    token: Annotated[str | None, typer.Option(envvar="SS_GRAFANA_TOKEN", help="Service account token (Admin).")] = None,
+    influx_url: Annotated[str | None, typer.Option(envvar="SS_INFLUX_URL", help="InfluxDB URL for a new datasource.")] = None,
+    influx_db: Annotated[str, typer.Option(envvar="SS_INFLUX_DB", help="InfluxDB database.")] = "smartschool",
+    directory: Annotated[Path | None, typer.Option("--dir", help="Folder of dashboard JSON files.")] = None,
+) -> None:
+    """Install the InfluxDB datasource (if missing) and every dashboard into folder Smartschool."""
+    from smartschool_cli.grafana import run_push
+
+    raise typer.Exit(run_push(url, token, influx_url=influx_url, influx_db=influx_db,
+                              directory=directory, console=console))
 
 
 if __name__ == "__main__":

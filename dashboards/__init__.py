@@ -1,0 +1,1 @@
+"""Grafana dashboards generated from the driver SPECs (see build.py)."""
