@@ -124,8 +124,9 @@ def token(
 
 @app.command()
 def report(
-    out: Annotated[Path, typer.Option(help="Folder for the XLSX and the CSV files.")],
     db_url: Annotated[str, typer.Option(envvar="SS_DB_URL", help="The hub's database URL.")],
+    out: Annotated[Path, typer.Option(help="Folder for the XLSX and the CSV files.")] = Path(
+        "reports"),
     quarter: Annotated[str | None, typer.Option(help="Quarter, e.g. 2026-Q4.")] = None,
     first: Annotated[datetime | None, typer.Option("--from", formats=["%Y-%m-%d"],
                                                    help="First day (instead of --quarter).")] = None,

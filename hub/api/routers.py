@@ -9,8 +9,9 @@ def api_routers() -> list[APIRouter]:
     """The routers, in the order their paths appear in the OpenAPI docs."""
     from hub.api.attendance import router as attendance
     from hub.api.people import router as people
+    from hub.api.reports import router as reports
     from hub.api.system import router as system
     from hub.api.wallet import router as wallet
     from hub.web.routes import router as web
 
-    return [system, web, wallet, people, attendance]
+    return [system, web, wallet, people, attendance, reports]

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.db.edge_history import record_state_change
 from hub.db.models import DeviceRow, EdgeRow
 from hub.ingest.batcher import BatchWorker, RetryableError
 from hub.ingest.devicemap import DeviceMap
@@ -69,6 +70,7 @@ def apply_status(session: Session, topic: Topic, status: Status) -> None:
     row.last_seen = _newest(row.last_seen, ts)
     since = as_utc(row.since)
     if since is None or ts >= since:
+        record_state_change(session, row, status.state.value, ts)
         row.state, row.since = status.state.value, ts
         if status.state is EdgeState.ONLINE and status.fw:
             row.fw = status.fw
