@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -53,6 +54,7 @@ class Link:
         self._mqtt = config.mqtt
         self._outbox = outbox
         self._devices = tuple(devices)
+        self._connection_id: str | None = None
         self._status_topic = topics.status(config.school, config.edge)
         self._cmd_topic = topics.cmd(config.school, config.edge)
         self._ack_topic = topics.cmd_ack(config.school, config.edge)
@@ -223,9 +225,12 @@ class Link:
 
     def _status(self, state: EdgeState) -> bytes:
         devices = self._devices if state is EdgeState.ONLINE else ()
-        return Status(ts=now(), state=state, fw=self._config.firmware, devices=devices).to_json()
+        return Status(ts=now(), state=state, fw=self._config.firmware, devices=devices,
+                      session=self._connection_id).to_json()
 
     def _make_client(self) -> aiomqtt.Client:
+        # A new session per connection: its Will and its birth carry the same id.
+        self._connection_id = uuid.uuid4().hex
         tls_context = None
         if self._mqtt.tls:
             cafile = str(self._mqtt.ca_file) if self._mqtt.ca_file else None

@@ -72,6 +72,10 @@ class Status(Message):
     state: EdgeState
     fw: Annotated[str, StringConstraints(max_length=64)] = ""
     devices: Annotated[tuple[DeviceInfo, ...], Field(max_length=256)] = ()
+    #: One id per MQTT connection, in its birth and in its Last Will. A Will is stamped when the
+    #: connection opens, so its ``ts`` is older than the birth; the session tells the hub that
+    #: it is the death of the current connection, not a stale one from before.
+    session: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
 
 
 class DeviceHealth(BaseModel):

@@ -30,6 +30,8 @@ class EdgeRow(Base):
     disk_pct: Mapped[float | None] = mapped_column(Float)
     temp_c: Mapped[float | None] = mapped_column(Float)
     outbox: Mapped[int] = mapped_column(Integer, default=0)
+    #: Session of the accepted birth: the Last Will naming it is this connection's death.
+    session: Mapped[str | None] = mapped_column(String(64))
 
 
 class DeviceRow(Base):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.db.edge_history import record_state_change
 from hub.db.models import DeviceRow, EdgeRow
 from hub.ingest.batcher import BatchWorker, RetryableError
-from hub.ingest.devicemap import DeviceMap
+from hub.ingest.devicemap import DeviceMap, status_takes_effect
 from hub.ingest.mqtt import Delivery
 from hub.metrics import HubMetrics
 from protocol import EdgeState, Heartbeat, Status
@@ -62,16 +62,20 @@ def _device(session: Session, school: str, edge: str, device: str) -> DeviceRow:
     return session.scalars(query.with_for_update()).one()
 
 
-def apply_status(session: Session, topic: Topic, status: Status) -> None:
-    """A birth or a Last Will; one older than the stored ``since`` changes nothing but devices."""
+def apply_status(session: Session, topic: Topic, status: Status,
+                 received: datetime | None = None) -> None:
+    """A birth or a Last Will, ordered by ``status_takes_effect``; a stale one changes nothing
+    but the device list of a birth."""
     ts = as_utc(status.ts)
     assert ts is not None
     row = _edge(session, topic.school, topic.edge)
     row.last_seen = _newest(row.last_seen, ts)
-    since = as_utc(row.since)
-    if since is None or ts >= since:
-        record_state_change(session, row, status.state.value, ts)
-        row.state, row.since = status.state.value, ts
+    received = as_utc(received) or datetime.now(UTC)
+    since = as_utc(status_takes_effect(status, as_utc(row.since), row.session, received))
+    if since is not None:
+        record_state_change(session, row, status.state.value, since)
+        row.state, row.since = status.state.value, since
+        row.session = status.session if status.state is EdgeState.ONLINE else None
         if status.state is EdgeState.ONLINE and status.fw:
             row.fw = status.fw
     elif status.state is EdgeState.OFFLINE:

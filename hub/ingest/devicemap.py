@@ -6,6 +6,8 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+from protocol import EdgeState, Status
+
 UNKNOWN_KIND = "unknown"
 
 
@@ -25,7 +27,8 @@ class DeviceMap:
 
     def __init__(self) -> None:
         self._devices: dict[tuple[str, str, str], DeviceTag] = {}
-        self._status_ts: dict[tuple[str, str], datetime] = {}
+        #: Per edge: since when its current state holds, and the session of its birth.
+        self._status: dict[tuple[str, str], tuple[datetime, str | None]] = {}
         self._lock = threading.Lock()
 
     def tag(self, school: str, edge: str, device: str) -> DeviceTag:
@@ -36,18 +39,39 @@ class DeviceMap:
         """Remember one device (from a birth message or the database)."""
         self._devices[(school, edge, device)] = DeviceTag(kind, room)
 
-    def accept_status(self, school: str, edge: str, ts: datetime) -> bool:
-        """Whether a status at ``ts`` is not older than the newest one seen; remember it if so.
+    def accept_status(self, school: str, edge: str, status: Status,
+                      received: datetime) -> datetime | None:
+        """The time from which ``status`` holds, or None when it is stale; remember it if not.
 
-        A Last Will carries the ts of the connection it belongs to, so it may be older than
-        the birth of the edge's next connection and must not override it.
+        See ``status_takes_effect`` for the rule.
         """
         with self._lock:
-            newest = self._status_ts.get((school, edge))
-            if newest is not None and ts < newest:
-                return False
-            self._status_ts[(school, edge)] = ts
-            return True
+            key = (school, edge)
+            newest, session = self._status.get(key, (None, None))
+            since = status_takes_effect(status, newest, session, received)
+            if since is not None:
+                self._status[key] = (since, status.session if status.state is EdgeState.ONLINE
+                                     else None)
+            return since
 
     def __len__(self) -> int:
         return len(self._devices)
+
+
+def status_takes_effect(status: Status, newest: datetime | None, session: str | None,
+                        received: datetime) -> datetime | None:
+    """Since when ``status`` holds given the newest accepted one, or None when it is stale.
+
+    A birth holds from its ``ts`` unless an accepted status is newer. A Last Will is stamped when
+    its connection opened, so its ``ts`` predates that connection's own birth: when it names the
+    session of the current birth it is that connection's death and holds from ``received`` (when
+    the broker gave up on the edge). A Will of another session is a stale one from before.
+    Statuses without a session (older edges) are ordered by ``ts`` alone.
+    """
+    if status.state is EdgeState.OFFLINE and status.session is not None and session is not None:
+        if status.session != session:
+            return None
+        return max(received, newest) if newest is not None else received
+    if newest is not None and status.ts < newest:
+        return None
+    return status.ts

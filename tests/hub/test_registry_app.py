@@ -72,8 +72,9 @@ def test_birth_heartbeat_and_last_will_update_the_registry(
     till = next(d for d in row["devices"] if d["device"] == "till-1")
     assert (till["ok"], till["errors"]) == (False, 3)
 
-    # The broker publishes the Will (ts T0) when the edge goes away uncleanly; it is older than
-    # the birth, so it must not turn the edge offline.
+    # A Will without a session (an older edge) is ordered by its ts: this one (T0) is older
+    # than the birth, so it does not turn the edge offline. (With sessions, the death of the
+    # current connection does: tests/hub/test_status_order.py, tests/e2e/test_edge_crash.py.)
     edge.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, "Disconnect with will message"))
     edge.client.loop_stop()
     updates = app.state.metrics.registry
