@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from hub.ingest.devicemap import DeviceMap
@@ -14,6 +15,7 @@ from hub.live import LiveState
 from hub.metrics import HubMetrics
 from protocol import Code, Heartbeat, ProtocolError, Response, Status, topics
 from protocol.decode import MAX_PAYLOAD, decode, salvage_id
+from protocol.fast import decode_telemetry
 from protocol.topics import Topic, TopicKind
 
 log = logging.getLogger(__name__)
@@ -88,10 +90,28 @@ class Router:
         self._in = {kind: metrics.messages_in.labels(kind.value) for kind in TopicKind}
         #: Parsed topics by name: each device sends on the same few topics again and again.
         self._topics: dict[str, Topic] = {}
+        #: Telemetry topics seen before, with their counter: the hot path skips the rest.
+        self._telemetry: dict[str, tuple[Topic, Any]] = {}
+        self._telemetry_put = telemetry.put
 
     def on_message(self, topic_name: str, payload: bytes, properties: dict[str, Any],
                    delivery: Delivery) -> None:
         """Handle one message from the network thread."""
+        known = self._telemetry.get(topic_name)
+        if known is not None:
+            seen, counter = known
+            counter.inc()
+            try:
+                message = decode_telemetry(payload)
+            except ProtocolError as error:
+                self._bad_payload(seen, payload, properties, delivery, error)
+                return
+            except Exception as error:  # noqa: BLE001 - one odd payload must not stop the link
+                self._bad("telemetry", "unexpected", delivery, "cannot decode telemetry: %r",
+                          error)
+                return
+            self._telemetry_put(seen, message, delivery)
+            return
         if self.dedupe_status and _redundant_status_copy(topic_name, properties):
             # Every worker takes statuses on its own subscription (each needs the device map);
             # the copy the shared subscription also delivers is redundant.
@@ -108,6 +128,12 @@ class Router:
                 self._topics.clear()
             self._topics[topic_name] = topic
         kind = topic.kind
+        if kind is TopicKind.TELEMETRY:
+            if len(self._telemetry) >= TOPIC_CACHE:
+                self._telemetry.clear()
+            self._telemetry[topic_name] = (topic, self._in[kind])
+            self.on_message(topic_name, payload, properties, delivery)
+            return
         self._in[kind].inc()
         if kind in _IGNORED:
             self.ack(delivery)  # our own outbound traffic, seen through the wildcard
@@ -115,11 +141,7 @@ class Router:
         try:
             message = decode(kind, payload)
         except ProtocolError as error:
-            reason = "too_large" if len(payload) > MAX_PAYLOAD else "payload"
-            self._bad(kind.value, reason, delivery, "bad %s from %s/%s: %s",
-                      kind.value, topic.school, topic.edge, error)
-            if kind is TopicKind.REQ:
-                self._answer_bad_request(topic, payload, properties)
+            self._bad_payload(topic, payload, properties, delivery, error)
             return
         except Exception as error:  # noqa: BLE001 - one odd payload must not stop the link
             self._bad(kind.value, "unexpected", delivery, "cannot decode %s: %r", kind.value, error)
@@ -141,6 +163,15 @@ class Router:
             # Command acks are recorded by the command service when it exists.
             self.ack(delivery)
 
+    def _bad_payload(self, topic: Topic, payload: bytes, properties: dict[str, Any],
+                     delivery: Delivery, error: ProtocolError) -> None:
+        kind = topic.kind
+        reason = "too_large" if len(payload) > MAX_PAYLOAD else "payload"
+        self._bad(kind.value, reason, delivery, "bad %s from %s/%s: %s",
+                  kind.value, topic.school, topic.edge, error)
+        if kind is TopicKind.REQ:
+            self._answer_bad_request(topic, payload, properties)
+
     def _bad(self, kind: str, reason: str, delivery: Delivery, text: str, *args: object) -> None:
         self.metrics.bad_messages.labels(kind, reason).inc()
         self.bad_log.warning(f"{kind}:{reason}", text, *args)
@@ -150,8 +181,9 @@ class Router:
     def _status(self, topic: Topic, status: Status, delivery: Delivery) -> None:
         for info in status.devices:
             self.devices.set_device(topic.school, topic.edge, info.id, info.kind, info.room or "")
-        if self.devices.accept_status(topic.school, topic.edge, status.ts):
-            self.live.update_edge(topic.school, topic.edge, state=status.state.value, ts=status.ts)
+        since = self.devices.accept_status(topic.school, topic.edge, status, datetime.now(UTC))
+        if since is not None:
+            self.live.update_edge(topic.school, topic.edge, state=status.state.value, ts=since)
         self.registry.put(topic, status, delivery)
 
     def _heartbeat(self, topic: Topic, heartbeat: Heartbeat, delivery: Delivery) -> None:
