@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 #: Requests per transaction: large enough to share one commit, small enough to answer fast.
 REQUEST_BATCH = 500
+#: No waiting for more requests: a batch is what queued while the last one was decided and
+#: committed, so a lone tap is answered at once and a busy hub's batches grow by themselves.
+REQUEST_WAIT_S = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,9 @@ def _answer(request: Any, code: Code, data: dict[str, Any] | None = None) -> str
     return Response.for_code(request.id, code, data).to_json().decode()
 
 
-#: A handler decides one request inside the open transaction (flush, never commit).
+#: A handler decides one request inside the open transaction (flush, never commit). It may also
+#: have a ``prepare(session, contexts)`` method, called once per batch with the requests it will
+#: decide, to read what they need in a few set-based statements.
 Handler = Callable[[Session, RequestContext], Outcome]
 
 
@@ -72,7 +77,7 @@ class RequestSink(BatchWorker[Incoming]):
     def __init__(self, *, engine: Engine, handlers: dict[str, Handler], metrics: HubMetrics,
                  ack: Callable[[Delivery], None],
                  publish: Callable[[str, bytes, int, bytes | None], None],
-                 batch_size: int = REQUEST_BATCH, batch_wait: float = 0.002,
+                 batch_size: int = REQUEST_BATCH, batch_wait: float = REQUEST_WAIT_S,
                  on_decided: Callable[[Topic, Any, str], None] | None = None) -> None:
         super().__init__(metrics=metrics, ack=ack, batch_size=batch_size, batch_wait=batch_wait)
         self.engine = engine
@@ -112,6 +117,8 @@ class RequestSink(BatchWorker[Incoming]):
                     select(ProcessedRequestRow.id, ProcessedRequestRow.response)
                     .where(ProcessedRequestRow.id.in_(ids))).all()
                 stored: dict[str, str] = {row[0]: row[1] for row in rows}
+                if not isolate:
+                    self._prepare(session, items, stored, now)
                 for topic, incoming in items:
                     request = incoming.request
                     answer = stored.get(str(request.id))
@@ -130,6 +137,26 @@ class RequestSink(BatchWorker[Incoming]):
         except (OperationalError, IntegrityError, DBAPIError) as error:
             raise RetryableError(str(error)) from error
         return answers, counts
+
+    def _prepare(self, session: Session, items: list[tuple[Topic, Any]], stored: dict[str, str],
+                 now: datetime) -> None:
+        """Let handlers that can read what the whole batch needs in a few statements do so
+        (``handler.prepare(session, contexts)``), instead of a few round trips per request."""
+        contexts: dict[str, list[RequestContext]] = {}
+        for topic, incoming in items:
+            request = incoming.request
+            if str(request.id) not in stored:
+                contexts.setdefault(request.type, []).append(
+                    RequestContext(topic.school, topic.edge, request, now))
+        for request_type, batch in contexts.items():
+            prepare = getattr(self.handlers.get(request_type), "prepare", None)
+            if prepare is not None:
+                try:
+                    prepare(session, batch)
+                except (OperationalError, DBAPIError):
+                    raise
+                except Exception as error:  # noqa: BLE001 - decided again, request by request
+                    raise _HandlerFailed from error
 
     def _decide(self, session: Session, topic: Topic, request: Any, now: datetime,
                 isolate: bool) -> tuple[str, str, dict[str, Any] | None]:
@@ -150,6 +177,7 @@ class RequestSink(BatchWorker[Incoming]):
             if savepoint is None:
                 raise _HandlerFailed from error
             savepoint.rollback()
+            session.info.clear()  # handlers' per-transaction caches may hold what was undone
             log.exception("request %s (%s) failed in its handler", request.id, request.type)
             return _answer(request, Code.ERROR_INTERNAL), "failed", None
         if savepoint is not None:

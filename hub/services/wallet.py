@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from hub.db.ledger import PURCHASE, TAKINGS, AccountRow, TransactionRow
@@ -32,28 +32,32 @@ def pay_reference(request_id: object) -> str:
     return f"req:{request_id}"
 
 
+_COLUMNS = (CardRow.status, StudentRow.id, StudentRow.full_name, StudentRow.school,
+            StudentRow.daily_limit, SchoolRow.timezone,
+            exists().where(TransactionRow.reference == bindparam("reference")).label("done"))
+#: Built once: composing the statement cost more than running it.
+_CARD_LOOKUP = (select(*_COLUMNS).join(StudentRow, StudentRow.id == CardRow.student_id)
+                .join(SchoolRow, SchoolRow.id == StudentRow.school)
+                .where(CardRow.card == bindparam("card")))
+_PAY_LOOKUP = (select(*_COLUMNS, AccountRow.id, AccountRow.balance)
+               .join(StudentRow, StudentRow.id == CardRow.student_id)
+               .join(SchoolRow, SchoolRow.id == StudentRow.school)
+               .join(AccountRow, AccountRow.student_id == StudentRow.id)
+               .where(CardRow.card == bindparam("card")).with_for_update(of=AccountRow))
+
+
 def handle_pay(session: Session, context: RequestContext) -> Outcome:
     """Decide one ``pay`` request inside the open transaction (the ``Handler`` for "pay")."""
     pay = context.request
     reference = pay_reference(pay.id)
-    columns = (CardRow.status, StudentRow.id, StudentRow.full_name, StudentRow.school,
-               StudentRow.daily_limit, SchoolRow.timezone,
-               exists().where(TransactionRow.reference == reference).label("done"))
-    query = (select(*columns, AccountRow.id, AccountRow.balance)
-             .join(StudentRow, StudentRow.id == CardRow.student_id)
-             .join(SchoolRow, SchoolRow.id == StudentRow.school)
-             .join(AccountRow, AccountRow.student_id == StudentRow.id)
-             .where(CardRow.card == pay.card).with_for_update(of=AccountRow))
     # One round trip finds the card, its student and their wallet, and locks the wallet.
     connection = session.connection()
-    row: Any = connection.execute(query).first()
+    params = {"card": pay.card, "reference": reference}
+    row: Any = connection.execute(_PAY_LOOKUP, params).first()
     if row is not None:
         wallet_id, balance = row[-2], row[-1]
     else:  # no wallet yet (or no such card): look the card up alone
-        row = connection.execute(
-            select(*columns).join(StudentRow, StudentRow.id == CardRow.student_id)
-            .join(SchoolRow, SchoolRow.id == StudentRow.school)
-            .where(CardRow.card == pay.card)).first()
+        row = connection.execute(_CARD_LOOKUP, params).first()
     # A card of another school is unknown here: a till cannot spend another school's wallets.
     if row is None or row.school != context.school:
         if pay.offline:
@@ -61,7 +65,7 @@ def handle_pay(session: Session, context: RequestContext) -> Outcome:
                         pay.id, pay.card, context.school, context.edge)
         return Outcome(Code.DECLINED_UNKNOWN_CARD)
     name = row.full_name
-    if len(row) == len(columns):
+    if len(row) == len(_COLUMNS):
         wallet_id, balance = lock_wallet(session, row.id, row.school)
     if row.done:  # applied already (the request record was lost, never the ledger row)
         return Outcome(Code.APPROVED, {"balance": balance, "amount": pay.amount, "name": name})
