@@ -13,6 +13,7 @@ from hub.api.routers import api_routers
 from hub.auth import TokenSigner
 from hub.db.engine import make_engine
 from hub.db.migrate import upgrade_to_head
+from hub.health.monitor import HealthMonitor
 from hub.ingest.service import Ingest
 from hub.live import LiveState
 from hub.metrics import HubMetrics
@@ -35,11 +36,14 @@ def create_app(settings: HubSettings) -> FastAPI:
         app.state.settings, app.state.engine, app.state.metrics = settings, engine, metrics
         app.state.live, app.state.ingest = live, ingest
         notifier = WebhookSender(engine)
+        app.state.health = health = HealthMonitor(engine, live)
         await asyncio.to_thread(ingest.start)
         notifier.start()
+        await asyncio.to_thread(health.start)
         try:
             yield
         finally:
+            await asyncio.to_thread(health.stop)
             notifier.stop()
             await asyncio.to_thread(ingest.stop)
             engine.dispose()

@@ -1,0 +1,1 @@
+"""Device health for technicians: inventory, alert rules, the alerts' lifecycle and webhook."""

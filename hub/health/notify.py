@@ -1,0 +1,138 @@
+"""Alert events POSTed to each school's alert webhook, from the outbox, with retries and backoff.
+
+The same delivery as parents' notifications (``hub.services.attendance_notify``): claimed with a
+lease (``SKIP LOCKED`` on PostgreSQL), POSTed with an ``Idempotency-Key``, marked sent; a round
+of quick retries, then exponential backoff between rounds. Events of one alert go in order: an
+event waits while an earlier one of the same alert is unsent, so "resolved" never overtakes
+"opened". The sender runs in its own thread, woken when the evaluator queues something, so a
+slow or dead receiver never delays evaluation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import Engine, and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from hub.db.alerts import AlertNotificationRow, AlertRulesRow
+from hub.services.attendance_notify import LEASE, DeliveryError
+
+log = logging.getLogger(__name__)
+
+
+class AlertWebhookSender:
+    """A thread that sends due alert events every ``interval`` seconds, or when woken."""
+
+    def __init__(self, engine: Engine, *, interval: float = 5.0, batch: int = 100,
+                 timeout: float = 5.0, attempts: int = 3, retry_wait: float = 0.2,
+                 backoff: timedelta = timedelta(seconds=5),
+                 max_backoff: timedelta = timedelta(hours=1)) -> None:
+        self.engine, self.interval, self.batch = engine, interval, batch
+        self.backoff, self.max_backoff = backoff, max_backoff
+        self._client = httpx.Client(timeout=timeout,
+                                    headers={"User-Agent": "smartschool-hub/1"})
+        self._retrying = Retrying(stop=stop_after_attempt(attempts),
+                                  wait=wait_exponential(multiplier=retry_wait, max=10),
+                                  retry=retry_if_exception_type(DeliveryError), reraise=True)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the sending thread."""
+        self._thread = threading.Thread(target=self._run, name="alert-webhook", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Send now rather than at the next interval (something was queued)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the current round; close the HTTP client."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._client.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.deliver_pending()
+            except Exception:  # noqa: BLE001 - the database may be briefly away; try next round
+                log.exception("alert webhook round failed")
+            self._wake.wait(self.interval)
+
+    def deliver_pending(self) -> int:
+        """One round: claim due events, POST them, record the result; how many were sent."""
+        now = datetime.now(UTC)
+        # An event waits while an earlier one of its alert is unsent and not due with it
+        # (backing off, or claimed by another worker); due ones come first in this batch.
+        earlier = aliased(AlertNotificationRow)
+        waiting_behind = exists().where(and_(
+            earlier.alert_id == AlertNotificationRow.alert_id,
+            earlier.id < AlertNotificationRow.id, earlier.sent_at.is_(None),
+            or_(earlier.next_attempt_at.is_(None), earlier.next_attempt_at > now)))
+        with Session(self.engine) as session, session.begin():
+            rows = session.execute(
+                select(AlertNotificationRow.id, AlertNotificationRow.alert_id,
+                       AlertNotificationRow.key,
+                       AlertNotificationRow.payload, AlertRulesRow.webhook_url)
+                .outerjoin(AlertRulesRow, AlertRulesRow.school == AlertNotificationRow.school)
+                .where(AlertNotificationRow.sent_at.is_(None),
+                       AlertNotificationRow.next_attempt_at <= now, ~waiting_behind)
+                .order_by(AlertNotificationRow.id).limit(self.batch)
+                .with_for_update(skip_locked=True, of=AlertNotificationRow)).all()
+            for claimed in rows:
+                session.get_one(AlertNotificationRow, claimed.id).next_attempt_at = now + LEASE
+        sent = 0
+        failed_alerts: set[int] = set()
+        for notification_id, alert_id, key, payload, url in rows:
+            if alert_id in failed_alerts:
+                self._release(notification_id)  # behind a failed event of its alert
+                continue
+            tries, error = 0, ""
+            try:
+                if not url:
+                    raise DeliveryError("no alert webhook configured for the school")
+                for attempt in self._retrying:
+                    with attempt:
+                        tries += 1
+                        self._post(url, key, payload)
+            except DeliveryError as failure:
+                error = str(failure)
+            with Session(self.engine) as session, session.begin():
+                row = session.get_one(AlertNotificationRow, notification_id)
+                row.attempts += tries
+                if error:
+                    failed_alerts.add(alert_id)
+                    delay = min(self.backoff * 2 ** min(row.attempts, 20), self.max_backoff)
+                    row.next_attempt_at = datetime.now(UTC) + delay
+                    row.last_error = error[:500]
+                    log.warning("alert event %s not delivered (%s); next try in %s", key, error,
+                                delay)
+                else:
+                    row.sent_at, row.last_error = datetime.now(UTC), ""
+                    sent += 1
+        return sent
+
+    def _release(self, notification_id: int) -> None:
+        """Give a claimed event back untried (its lease would otherwise hold it for minutes)."""
+        with Session(self.engine) as session, session.begin():
+            session.get_one(AlertNotificationRow, notification_id).next_attempt_at = \
+                datetime.now(UTC)
+
+    def _post(self, url: str, key: str, payload: str) -> None:
+        try:
+            answer = self._client.post(url, content=payload.encode(), headers={
+                "Content-Type": "application/json; charset=utf-8", "Idempotency-Key": key})
+        except httpx.HTTPError as error:
+            raise DeliveryError(f"{type(error).__name__}: {error}") from None
+        if not answer.is_success:
+            raise DeliveryError(f"HTTP {answer.status_code}")
