@@ -16,11 +16,10 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m edge_agent CONFIG.toml", file=sys.stderr)
         return 2
     try:
-        asyncio.run(run_edge(args[0]))
+        return asyncio.run(run_edge(args[0]))
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 78  # EX_CONFIG: systemd should not restart in a loop on a bad file
-    return 0
 
 
 if __name__ == "__main__":

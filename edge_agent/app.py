@@ -12,6 +12,7 @@ from typing import Any, Self
 
 from edge_agent.answers import AnswerBoard
 from edge_agent.cards import CardFlow, Till
+from edge_agent.commands import CommandDesk, board_power_handler, reboot_handler
 from edge_agent.heartbeat import HeartbeatSender
 from edge_agent.link import Link
 from edge_agent.localdb import LocalDb, state_path
@@ -41,17 +42,23 @@ class EdgeAgent:
             telemetry_max_rows=config.outbox.telemetry_max_rows,
         )
         self.supervisor = Supervisor(config, self.outbox)
-        self.link = Link(config, self.outbox, device_infos(config))
+        #: The box's local state: command acks always; snapshots and offline sales for cards.
+        self.state = LocalDb(state_path(config.outbox.path))
+        self.link = Link(config, self.outbox, device_infos(config), CommandDesk(self.state))
+        self.link.on_command("reboot", reboot_handler(config.reboot_command, self.request_exit))
+        # No driver family in device_drivers/ can switch a board's power yet: none to offer.
+        self.link.on_command("board.power", board_power_handler(lambda: {}))
         self.heartbeat = HeartbeatSender(config, self.link, self.outbox, self.supervisor.snapshot)
         self.board = AnswerBoard()
-        # Card readers bring the local state, the snapshots, the card flow and the screen.
-        self.state: LocalDb | None = None
+        #: Set when the agent should end by itself (a ``reboot`` that restarts the agent).
+        self.finished = asyncio.Event()
+        self.exit_code = 0
+        # Card readers bring the snapshots, the card flow and the screen.
         self.snapshots: Snapshots | None = None
         self.cards: CardFlow | None = None
         self.screen: ScreenServer | None = None
         if config.card_readers:
             assert config.hub is not None  # checked at load
-            self.state = LocalDb(state_path(config.outbox.path))
             self.snapshots = Snapshots(
                 config.hub, config.school, self.state, config.zone,
                 lambda: self.outbox.pending_ids(Kind.REQUEST),
@@ -81,6 +88,11 @@ class EdgeAgent:
             "late_answers": self.cards.late_answers if self.cards is not None else 0,
         }
 
+    def request_exit(self, code: int) -> None:
+        """End the agent (as a stop signal does) and have the process exit with ``code``."""
+        self.exit_code = code
+        self.finished.set()
+
     async def _sync(self, command: Command) -> tuple[Code, dict[str, Any]]:
         self.outbox.changed.set()
         assert self.snapshots is not None
@@ -89,23 +101,23 @@ class EdgeAgent:
         return Code.CMD_OK, {"outbox": self.outbox.backlog, "snapshots": self.snapshots.status()}
 
     async def _open_cards(self) -> None:
-        assert self.state is not None and self.snapshots is not None and self.cards is not None
-        await self.state.__aenter__()
-        try:
-            await self.snapshots.load()
-            if self.config.screen.enabled:
-                app = create_screen_app(self.cards, self.board, self.config.screen.lang,
-                                        self.status)
-                self.screen = ScreenServer(app, self.config.screen)
-        except BaseException:
-            await self.state.__aexit__(None, None, None)
-            raise
+        assert self.snapshots is not None and self.cards is not None
+        await self.snapshots.load()
+        if self.config.screen.enabled:
+            app = create_screen_app(self.cards, self.board, self.config.screen.lang,
+                                    self.status)
+            self.screen = ScreenServer(app, self.config.screen)
 
     async def __aenter__(self) -> Self:
         await self.outbox.__aenter__()
         try:
-            if self.cards is not None:
-                await self._open_cards()
+            await self.state.__aenter__()
+            try:
+                if self.cards is not None:
+                    await self._open_cards()
+            except BaseException:
+                await self.state.__aexit__(None, None, None)
+                raise
         except BaseException:
             await self.outbox.__aexit__(None, None, None)
             raise
@@ -160,8 +172,7 @@ class EdgeAgent:
             await self._tg.__aexit__(exc_type, exc, tb)
         finally:
             self._tg = None
-            if self.state is not None:
-                await self.state.__aexit__(None, None, None)
+            await self.state.__aexit__(None, None, None)
             await self.outbox.__aexit__(None, None, None)
             log.info("edge %s/%s stopped", self.config.school, self.config.edge)
 
@@ -174,18 +185,24 @@ def configure_logging(level: str = "INFO") -> None:
     )
 
 
-async def run_edge(config_path: str | Path) -> None:
-    """Load the config and run the agent until SIGTERM or SIGINT."""
+async def run_edge(config_path: str | Path) -> int:
+    """Load the config and run the agent until SIGTERM or SIGINT (exit status 0), or until it
+    ends itself (a ``reboot`` that restarts the agent); return the process's exit status."""
     config = load_config(config_path)
     configure_logging(config.log_level)
-    stop = asyncio.Event()
+    agent = EdgeAgent(config)
+
+    def on_signal() -> None:
+        log.info("stop signal received")
+        agent.finished.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     try:
-        async with EdgeAgent(config):
-            await stop.wait()
-            log.info("stop signal received")
+        async with agent:
+            await agent.finished.wait()
+        return agent.exit_code
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(ValueError, RuntimeError):

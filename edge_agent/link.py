@@ -1,9 +1,12 @@
 """The MQTT link: birth and Last Will, the outbox drained in order, commands answered.
 
-One ``aiomqtt.Client`` per connection (MQTT 5). On every connect the link publishes the retained
-birth ``status``, subscribes to its ``cmd`` topic and drains the outbox oldest first with a window
-of QoS 1 messages awaiting PUBACK; an entry leaves the outbox only once it and every older one
-were acknowledged, so after a broken connection the drain resumes at the oldest unacknowledged
+The box keeps its MQTT session for ``mqtt.session_expiry_s`` while it is away, so a command
+sent to a box that is down is delivered when it comes back (its ack then arrives late).
+
+One ``aiomqtt.Client`` per connection (MQTT 5). On every connect the link subscribes to its
+``cmd`` topic, publishes the retained birth ``status`` and drains the outbox oldest first with a
+window of QoS 1 messages awaiting PUBACK; an entry leaves the outbox only once it and every older
+one were acknowledged, so after a broken connection the drain resumes at the oldest unacknowledged
 entry (a few may be sent twice; the hub applies each ``id``/``seq`` once). Connection loss is seen
 by the message iterator, which ends the connection's task group; reconnects back off with jitter.
 """
@@ -15,26 +18,26 @@ import logging
 import ssl
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiomqtt
+from paho.mqtt.client import MQTT_CLEAN_START_FIRST_ONLY
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge_agent.backoff import Backoff
+from edge_agent.commands import CommandDesk, CommandHandler
 from edge_agent.outbox import Entry, Kind, Outbox
 from edge_agent.settings import EdgeConfig
 from protocol import topics
-from protocol.codes import Code, is_ok
+from protocol.codes import Code
 from protocol.decode import decode_as, salvage_id
 from protocol.errors import ProtocolError
-from protocol.messages import Command, CommandAck, DeviceInfo, EdgeState, Response, Status, now
+from protocol.messages import Command, DeviceInfo, EdgeState, Response, Status, now
 
 log = logging.getLogger(__name__)
 
-#: A command handler answers a code and optional data for the ``cmd/ack``.
-CommandHandler = Callable[[Command], Awaitable[tuple[Code, dict[str, Any]]]]
 #: Takes every answer the hub sends on this edge's ``resp`` topic.
 ResponseHandler = Callable[[Response], None]
 
@@ -49,7 +52,8 @@ class _Stopping(Exception):
 class Link:
     """The edge's connection to the broker; ``await link.run()`` until ``link.stop()``."""
 
-    def __init__(self, config: EdgeConfig, outbox: Outbox, devices: Sequence[DeviceInfo]) -> None:
+    def __init__(self, config: EdgeConfig, outbox: Outbox, devices: Sequence[DeviceInfo],
+                 commands: CommandDesk | None = None) -> None:
         self._config = config
         self._mqtt = config.mqtt
         self._outbox = outbox
@@ -63,26 +67,30 @@ class Link:
         self._stop = asyncio.Event()
         self._backoff = Backoff(self._mqtt.reconnect_min_s, self._mqtt.reconnect_max_s)
         self._on_response: ResponseHandler | None = None
-        self._handlers: dict[str, CommandHandler] = {
-            "identify": self._identify,
-            "sync": self._sync,
-            "reload": self._reload,
-        }
+        #: Answers commands once per id (with a command log when the agent gives one).
+        self.commands = commands if commands is not None else CommandDesk()
+        self.commands.on("identify", self._identify)
+        self.commands.on("sync", self._sync)
+        self.commands.on("reload", self._reload)
         #: Set while a connection is up and the birth was acknowledged.
         self.connected = asyncio.Event()
         #: Set by an ``identify`` command; a local screen or LED clears it once shown.
         self.identify_requested = asyncio.Event()
         self.connections = 0
         self.published = 0
-        self.commands_bad = 0
         self.responses = 0
         self.responses_bad = 0
 
     # -- commands ----------------------------------------------------------------------------
 
+    @property
+    def commands_bad(self) -> int:
+        """Command payloads that did not validate."""
+        return self.commands.bad
+
     def on_command(self, name: str, handler: CommandHandler) -> None:
         """Answer command ``name`` with ``handler`` (replacing any built-in one)."""
-        self._handlers[name] = handler
+        self.commands.on(name, handler)
 
     def on_response(self, handler: ResponseHandler) -> None:
         """Give every answer arriving on the ``resp`` topic to ``handler``."""
@@ -118,30 +126,17 @@ class Link:
         return Code.CMD_OK, {}
 
     async def _answer(self, client: aiomqtt.Client, payload: bytes) -> None:
-        try:
-            command = decode_as(Command, payload)
-        except ProtocolError as error:
-            self.commands_bad += 1
-            re = salvage_id(payload)
-            log.warning("bad command (%s); %s", error, "answered" if re else "no id, not answered")
-            if re is None:
-                return
-            ack = CommandAck(
-                re=re, ok=False, code=Code.ERROR_BAD_REQUEST, data={"error": str(error)}
-            )
-        else:
-            handler = self._handlers.get(command.cmd)
-            if handler is None:
-                log.warning("unknown command %r (%s)", command.cmd, command.id)
-                code, data = Code.CMD_UNKNOWN, {"cmd": command.cmd}
-            else:
-                try:
-                    code, data = await handler(command)
-                except Exception as error:  # noqa: BLE001 - reported to the sender, and logged
-                    log.exception("command %r (%s) failed", command.cmd, command.id)
-                    code, data = Code.CMD_FAILED, {"error": str(error)}
-            ack = CommandAck(re=command.id, ok=is_ok(code), code=code, data=data)
-        await client.publish(self._ack_topic, ack.to_json(), qos=1)
+        reply = await self.commands.answer(payload)
+        if reply is None:
+            return
+        # QoS 1: this returns once the broker has the ack (PUBACK), and only then may an
+        # effect such as a reboot take the box away.
+        await client.publish(self._ack_topic, reply.ack, qos=1)
+        if reply.after_ack is not None:
+            try:
+                await reply.after_ack()
+            except Exception:  # noqa: BLE001 - the ack is out; the failure is logged
+                log.exception("command effect after the ack failed")
 
     async def _commands(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
         # The iterator raises MqttError when the connection drops: that ends the session.
@@ -236,17 +231,24 @@ class Link:
             cafile = str(self._mqtt.ca_file) if self._mqtt.ca_file else None
             tls_context = ssl.create_default_context(cafile=cafile)
         password = self._mqtt.password.get_secret_value() if self._mqtt.password else None
+        v5 = self._mqtt.protocol == "5"
+        persistent = self._mqtt.session_expiry_s > 0
+        connect_properties = None
+        if v5 and persistent:
+            connect_properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            connect_properties.SessionExpiryInterval = self._mqtt.session_expiry_s
         client = aiomqtt.Client(
             self._mqtt.host,
             self._mqtt.port,
             username=self._mqtt.username,
             password=password,
             identifier=self._config.client_id,
-            protocol=(
-                aiomqtt.ProtocolVersion.V5
-                if self._mqtt.protocol == "5"
-                else aiomqtt.ProtocolVersion.V311
-            ),
+            protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
+            # A kept session queues the commands sent while the box is away (MQTT 3.1.1: until
+            # the broker's persistent_client_expiration; MQTT 5: session_expiry_s).
+            clean_session=None if v5 else not persistent,
+            clean_start=not persistent if v5 else MQTT_CLEAN_START_FIRST_ONLY,
+            properties=connect_properties,
             will=aiomqtt.Will(
                 self._status_topic, self._status(EdgeState.OFFLINE), qos=1, retain=True
             ),
@@ -261,12 +263,13 @@ class Link:
 
     async def _session(self) -> None:
         async with self._make_client() as client:
-            await client.publish(
-                self._status_topic, self._status(EdgeState.ONLINE), qos=1, retain=True
-            )
+            # Subscribed before the birth: once the hub sees the box online, commands reach it.
             await client.subscribe(self._cmd_topic, qos=1)
             if self._on_response is not None:
                 await client.subscribe(self._resp_topic, qos=1)
+            await client.publish(
+                self._status_topic, self._status(EdgeState.ONLINE), qos=1, retain=True
+            )
             self.connections += 1
             self._backoff.reset()
             self._client = client

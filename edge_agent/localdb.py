@@ -1,4 +1,5 @@
-"""The box's own state beside the outbox: the last good snapshots and the offline sales.
+"""The box's own state beside the outbox: the last good snapshots, the offline sales, and the
+acks of recent commands (so a redelivered command is answered again, not carried out again).
 
 A separate SQLite file next to the outbox (WAL, ``synchronous=FULL``, one worker thread, as
 the outbox does) so that a box restarted without the hub still answers from the roster it had,
@@ -39,7 +40,19 @@ CREATE TABLE IF NOT EXISTS offline_sales (
     settled     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS offline_sales_card ON offline_sales (card, day);
+CREATE TABLE IF NOT EXISTS commands (
+    id          TEXT PRIMARY KEY,
+    cmd         TEXT NOT NULL,
+    ack         BLOB NOT NULL,
+    received_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS commands_received ON commands (received_at);
 """
+
+#: Acks of commands are kept this long, and at most this many: far longer than a broker keeps
+#: a command for an absent box, so a redelivery always finds its ack.
+COMMANDS_KEEP_S = 7 * 86400
+COMMANDS_KEEP_ROWS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +80,7 @@ def state_path(outbox_path: Path) -> Path:
 
 
 class LocalDb(ThreadedSqlite):
-    """Snapshots and offline sales in SQLite; open with ``async with LocalDb(path):``."""
+    """Snapshots, offline sales and command acks in SQLite; ``async with LocalDb(path):``."""
 
     store_name = "edge-state"
 
@@ -176,6 +189,37 @@ class LocalDb(ThreadedSqlite):
             (day, card),
         ).fetchone()
         return CardSpending(today=today, unsettled=unsettled)
+
+    # -- command acks ------------------------------------------------------------------------
+
+    async def recall_command(self, command_id: str) -> bytes | None:
+        """The ack given to command ``command_id``, or None if it was never answered."""
+        return await self._call(self._recall_command, command_id)
+
+    def _recall_command(self, command_id: str) -> bytes | None:
+        row = self._conn.execute("SELECT ack FROM commands WHERE id = ?", (command_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    async def remember_command(self, command_id: str, cmd: str, ack: bytes,
+                               received_at: float) -> None:
+        """Commit the ack of a command (fsynced) before it is published; forget old ones."""
+        await self._call(self._remember_command, command_id, cmd, ack, received_at)
+
+    def _remember_command(self, command_id: str, cmd: str, ack: bytes, received_at: float) -> None:
+        db = self._conn
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("INSERT OR IGNORE INTO commands (id, cmd, ack, received_at) "
+                       "VALUES (?, ?, ?, ?)", (command_id, cmd, ack, received_at))
+            db.execute("DELETE FROM commands WHERE received_at < ?",
+                       (received_at - COMMANDS_KEEP_S,))
+            db.execute("DELETE FROM commands WHERE id NOT IN "
+                       "(SELECT id FROM commands ORDER BY received_at DESC LIMIT ?)",
+                       (COMMANDS_KEEP_ROWS,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     async def sales_count(self) -> int:
         """Offline sales on record (for checks)."""

@@ -67,6 +67,13 @@ class MqttSettings(_Model):
     protocol: Literal["5", "3.1.1"] = Field(
         default="5", description="MQTT version; 3.1.1 for brokers without MQTT 5 (no response topics)"
     )
+    session_expiry_s: int = Field(
+        default=600,
+        ge=0,
+        le=7 * 86400,
+        description="how long the broker keeps this box's session, and the commands sent to it, "
+        "while the box is away; 0: a clean session on every connect",
+    )
 
     @field_validator("url")
     @classmethod
@@ -247,6 +254,11 @@ class EdgeConfig(_Model):
         default=60.0, gt=0, description="longest wait between retries"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    reboot_command: tuple[Annotated[str, StringConstraints(min_length=1)], ...] = Field(
+        default=("systemctl", "reboot"),
+        description="what the reboot command runs once acknowledged; [] restarts only this "
+        "agent (it exits with status 75 for systemd's Restart= to start it again)",
+    )
     mqtt: MqttSettings
     outbox: OutboxSettings = OutboxSettings()
     hub: HubSettings | None = None

@@ -26,6 +26,8 @@ class Code(StrEnum):
     LOAN_UNKNOWN_ITEM = "loan.unknown_item"
     CMD_OK = "cmd.ok"
     CMD_UNKNOWN = "cmd.unknown"
+    #: A command this edge knows but cannot carry out (no such device, no such control).
+    CMD_UNSUPPORTED = "cmd.unsupported"
     CMD_FAILED = "cmd.failed"
     CMD_TIMEOUT = "cmd.timeout"
     ERROR_BAD_REQUEST = "error.bad_request"
@@ -59,6 +61,7 @@ MESSAGES: dict[Code, tuple[str, str]] = {
     Code.LOAN_UNKNOWN_ITEM: ("Không tìm thấy sách", "Unknown item"),
     Code.CMD_OK: ("Đã thực hiện lệnh", "Command done"),
     Code.CMD_UNKNOWN: ("Lệnh không được hỗ trợ", "Unknown command"),
+    Code.CMD_UNSUPPORTED: ("Thiết bị không hỗ trợ lệnh này", "Not supported by this edge"),
     Code.CMD_FAILED: ("Thực hiện lệnh thất bại", "Command failed"),
     Code.CMD_TIMEOUT: ("Hết thời gian chờ phản hồi", "Command timed out"),
     Code.ERROR_BAD_REQUEST: ("Yêu cầu không hợp lệ", "Bad request"),

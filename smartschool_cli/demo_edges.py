@@ -100,7 +100,10 @@ class EdgePlans:
             "firmware": "demo-0.1.0",
             "heartbeat_s": 10,
             "mqtt": {"url": self.broker.url, "protocol": self.broker.protocol},
-            "outbox": {"path": str(self.options.data_dir.resolve() / "edges" / f"{edge}.sqlite")},
+            # One folder per box: the box's local state lives beside its outbox.
+            "outbox": {"path": str(self.options.data_dir.resolve() / "edges" / edge / "outbox.sqlite")},
+            # A demo box must never reboot the machine it runs on: it only restarts itself.
+            "reboot_command": [],
             "devices": [],
         }
 

@@ -12,6 +12,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from smartschool_cli.command import command_app
+from smartschool_cli.inventory import inventory_app
+
 app = typer.Typer(
     name="smartschool",
     help=(
@@ -73,24 +76,45 @@ def edge(
 
     _logging(verbose)
     try:
-        asyncio.run(run_edge(config))
+        status = asyncio.run(run_edge(config))
     except ConfigError as error:
         console.print(f"[red]configuration error / lỗi cấu hình:[/] {error}")
         raise typer.Exit(78) from None
+    raise typer.Exit(status)  # 75 after a reboot command that restarts only the agent
 
 
 @app.command()
 def sim(
-    family: Annotated[str, typer.Argument(help="Device family: mhz19 or pms5003.")],
-    link: Annotated[Path, typer.Argument(help="Path of the symlink to the simulated serial port.")],
+    family: Annotated[str, typer.Argument(
+        help="Device family (mhz19, pms5003, rdm6300, pn532, qrcam), or fleet: many edge boxes.")],
+    link: Annotated[Path | None, typer.Argument(
+        help="Path of the symlink to the simulated serial port (not for fleet).")] = None,
     speed: Annotated[float, typer.Option(help="School-day clock speed (60 = a minute per second).")] = 1.0,
     seed: Annotated[int | None, typer.Option(help="Random seed for repeatable values.")] = None,
+    edges: Annotated[int, typer.Option(min=1, max=20_000, help="fleet: edge boxes.")] = 200,
+    schools: Annotated[int | None, typer.Option(min=1, help="fleet: schools (default edges/5).")] = None,
+    mqtt_url: Annotated[str, typer.Option(help="fleet: the broker.")] = "mqtt://127.0.0.1:1883",
+    heartbeat_s: Annotated[float, typer.Option(min=0.1, help="fleet: heartbeat interval.")] = 30.0,
+    telemetry_s: Annotated[float, typer.Option(min=0.1, help="fleet: CO2 and PM interval.")] = 5.0,
+    taps_per_s: Annotated[float, typer.Option(min=0, help="fleet: door taps per second.")] = 2.0,
+    pays_per_s: Annotated[float, typer.Option(min=0, help="fleet: canteen payments per second.")] = 0.5,
+    seed_db: Annotated[str | None, typer.Option(
+        help="fleet: first put its schools, students and wallets into this hub database.")] = None,
     verbose: Verbose = False,
 ) -> None:
-    """Simulate a device byte for byte on a pseudo-terminal until Ctrl-C."""
-    from smartschool_cli.run_sim import run_sim
+    """Simulate a device byte for byte on a pseudo-terminal, or a fleet of edge boxes over MQTT,
+    until Ctrl-C."""
+    from smartschool_cli.run_sim import FleetArgs, run_fleet_command, run_sim
 
     _logging(verbose)
+    if family == "fleet":
+        raise typer.Exit(run_fleet_command(FleetArgs(
+            edges=edges, schools=schools, mqtt_url=mqtt_url, heartbeat_s=heartbeat_s,
+            telemetry_s=telemetry_s, taps_per_s=taps_per_s, pays_per_s=pays_per_s, speed=speed,
+            seed=seed, seed_db=seed_db), console))
+    if link is None:
+        console.print("[red]A device simulator needs LINK, the path of its serial port.[/]")
+        raise typer.Exit(2)
     run_sim(family, link, speed=speed, seed=seed, console=console)
 
 
@@ -174,6 +198,9 @@ def demo(
     )
     raise typer.Exit(run_demo(options, console))
 
+
+app.add_typer(command_app, name="command")
+app.add_typer(inventory_app, name="inventory")
 
 grafana_app = typer.Typer(
     help="Grafana dashboards of telemetry and device health. / Bảng điều khiển Grafana.",

@@ -76,6 +76,7 @@ class Router:
         ack: Callable[[Delivery], None],
         publish: Callable[[str, bytes, int, bytes | None], None],
         dedupe_status: bool = True,
+        commands: Sink | None = None,
     ) -> None:
         self.metrics = metrics
         self.live = live
@@ -86,6 +87,7 @@ class Router:
         self.ack = ack
         self.publish = publish
         self.dedupe_status = dedupe_status
+        self.commands = commands
         self.bad_log = RateLimitedLog()
         self._in = {kind: metrics.messages_in.labels(kind.value) for kind in TopicKind}
         #: Parsed topics by name: each device sends on the same few topics again and again.
@@ -159,9 +161,10 @@ class Router:
             correlation = properties.get("correlation_data")
             self.requests.put(topic, Incoming(message, correlation[0] if correlation else None),
                               delivery)
+        elif self.commands is not None:
+            self.commands.put(topic, message, delivery)  # acknowledged once recorded
         else:
-            # Command acks are recorded by the command service when it exists.
-            self.ack(delivery)
+            self.ack(delivery)  # a hub without the command service: nothing to record
 
     def _bad_payload(self, topic: Topic, payload: bytes, properties: dict[str, Any],
                      delivery: Delivery, error: ProtocolError) -> None:
@@ -183,11 +186,12 @@ class Router:
             self.devices.set_device(topic.school, topic.edge, info.id, info.kind, info.room or "")
         since = self.devices.accept_status(topic.school, topic.edge, status, datetime.now(UTC))
         if since is not None:
-            self.live.update_edge(topic.school, topic.edge, state=status.state.value, ts=since)
+            self.live.update_edge(topic.school, topic.edge, state=status.state.value, ts=since,
+                                  status=status)
         self.registry.put(topic, status, delivery)
 
     def _heartbeat(self, topic: Topic, heartbeat: Heartbeat, delivery: Delivery) -> None:
-        self.live.update_edge(topic.school, topic.edge, ts=heartbeat.ts, outbox=heartbeat.outbox)
+        self.live.update_edge(topic.school, topic.edge, ts=heartbeat.ts, heartbeat=heartbeat)
         self.registry.put(topic, heartbeat, delivery)
 
     def _answer_bad_request(self, topic: Topic, payload: bytes, props: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from hub.ingest.router import Router
 from hub.ingest.telemetry import TelemetrySink
 from hub.live import LiveState
 from hub.metrics import HubMetrics
+from hub.services.commands import CommandService
 from hub.services.handlers import request_handlers
 from hub.services.requests import Handler, RequestSink
 from hub.settings import HubSettings
@@ -55,11 +56,15 @@ class Ingest:
             metrics=self.metrics,
             ack=self.link.ack, publish=self.link.publish, on_decided=self._count_decision,
         )
+        self.commands = CommandService(engine=engine, metrics=self.metrics,
+                                       publish=self.link.publish, ack=self.link.ack,
+                                       link_up=lambda: self.link.connected)
         self.router = Router(
             metrics=self.metrics, live=self.live, devices=self.devices,
             telemetry=self.telemetry, registry=self.registry, requests=self.requests,
             ack=self.link.ack,
             publish=self.link.publish, dedupe_status=self.link.shared,
+            commands=self.commands.acks,
         )
         # One call less per message than going through ``_route``.
         self.link.set_handler(self.router.on_message)
@@ -93,6 +98,7 @@ class Ingest:
         self.telemetry.start()
         self.registry.start()
         self.requests.start()
+        self.commands.start()
         self.link.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -101,6 +107,7 @@ class Ingest:
         self.telemetry.stop(timeout)
         self.registry.stop(timeout)
         self.requests.stop(timeout)
+        self.commands.stop(timeout)
         self.link.stop()
         if self.writer is not None:
             self.writer.close()

@@ -259,7 +259,7 @@ async def test_commands_are_answered(mosquitto: Mosquitto, tmp_path: Path) -> No
         running(edge_config(mosquitto, tmp_path)) as agent,
     ):
         identify = Command(id=uuid.uuid4(), cmd="identify")
-        unknown = Command(id=uuid.uuid4(), cmd="board.power", args={"on": True})
+        unknown = Command(id=uuid.uuid4(), cmd="format.disk", args={"really": True})
         bad_id = uuid.uuid4()
         assert not agent.link.identify_requested.is_set()
         await hub.publish(cmd_topic, identify.to_json())
