@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 #: Reasons a message is refused at the door; label values of ``hub_bad_messages_total``.
 BAD_REASONS = ("topic", "payload", "too_large", "unexpected")
@@ -14,6 +21,8 @@ class HubMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # process_cpu_seconds_total, resident memory, open files: what the hub costs its host.
+        ProcessCollector(registry=r)
         self.messages_in = Counter(
             "hub_messages_in_total", "MQTT messages received, by topic kind", ["kind"], registry=r
         )

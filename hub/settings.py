@@ -61,6 +61,9 @@ class HubSettings(BaseSettings):
     jwt_secret: str | None = Field(default=None, min_length=32)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    #: The city wall's area map: a shipped one by name (``areas-hcmc``: the former districts)
+    #: or the path of a JSON file in the same form (e.g. today's wards and communes).
+    wall_area_map: str = Field(default="areas-hcmc", min_length=1)
 
     @field_validator("mqtt_url")
     @classmethod
@@ -80,6 +83,14 @@ class HubSettings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must look like http://host:8086")
         return value.rstrip("/")
+
+    @field_validator("wall_area_map")
+    @classmethod
+    def _wall_area_map(cls, value: str) -> str:
+        from hub.web.areas import load_area_map
+
+        load_area_map(value)  # AreaMapError is a ValueError: it names the file and the fault
+        return value
 
     @field_validator("db_url")
     @classmethod

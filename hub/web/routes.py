@@ -1,7 +1,9 @@
-"""Routes of the live wall: the page, its static files, a JSON snapshot and the SSE stream.
+"""Routes of the live walls: the pages, their static files, JSON snapshots and SSE streams.
 
-Everything here reads ``request.app.state.live`` (a ``hub.live.LiveState``) and nothing else
-of the hub, so any app that sets it can include this router.
+``/wall`` shows every room; ``/wall/city`` the whole city by area. Everything here reads
+``request.app.state.live`` (a ``hub.live.LiveState``); the city wall also reads schools' names
+and areas through ``app.state.engine`` now and then, and its map from ``app.state.settings``,
+both optional, so any app that sets ``live`` can include this router.
 """
 
 from __future__ import annotations
@@ -10,11 +12,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
 from starlette.responses import Response
 
 from hub.live import LiveState
+from hub.web.areas import DEFAULT_AREA_MAP, load_area_map
+from hub.web.city import CityView
+from hub.web.city_stream import city_events
+from hub.web.directory import SchoolDirectory
 from hub.web.stream import LiveStreams, resume_version
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -44,6 +51,24 @@ def live_streams(app: FastAPI) -> LiveStreams:
     return streams
 
 
+def city_view(app: FastAPI) -> CityView:
+    """The app's city figures, made on first use (again if ``app.state.live`` was replaced).
+
+    Names and areas come from ``app.state.school_directory`` when set, else from the app's
+    database engine (none: schools show by id); the map is the ``wall_area_map`` setting's.
+    """
+    live: LiveState = app.state.live
+    view: CityView | None = getattr(app.state, "city_view", None)
+    if view is None or view.live is not live:
+        directory = getattr(app.state, "school_directory", None)
+        if directory is None:
+            directory = SchoolDirectory(getattr(app.state, "engine", None))
+        settings = getattr(app.state, "settings", None)
+        area_map = load_area_map(settings.wall_area_map if settings else DEFAULT_AREA_MAP)
+        view = app.state.city_view = CityView(live, directory, area_map)
+    return view
+
+
 def stop_streams(app: FastAPI) -> None:
     """End the app's open live streams within about a second (call it as the server stops)."""
     streams: LiveStreams | None = getattr(app.state, "live_streams", None)
@@ -63,6 +88,12 @@ async def wall() -> FileResponse:
     return FileResponse(STATIC_DIR / "wall.html", media_type="text/html", headers=_NO_CACHE)
 
 
+@router.get("/wall/city", include_in_schema=False)
+async def city_wall() -> FileResponse:
+    """The city wall page: schools by area, coloured by health, and the city's figures."""
+    return FileResponse(STATIC_DIR / "city.html", media_type="text/html", headers=_NO_CACHE)
+
+
 @router.get("/wall/static/{name}", include_in_schema=False)
 async def wall_static(name: str) -> Response:
     """The wall's scripts, styles and images, from the installed package."""
@@ -78,6 +109,37 @@ async def live_snapshot(request: Request) -> dict[str, Any]:
     """Every edge's state and every device's latest values, with the live state's version."""
     live: LiveState = request.app.state.live
     return live.changes(0)
+
+
+@router.get("/api/v1/live/city")
+async def city_snapshot(request: Request) -> dict[str, Any]:
+    """The city's figures now: totals, every area of the map, every school."""
+    view = city_view(request.app)
+    await anyio.to_thread.run_sync(view.directory.refresh)
+    return view.figures()
+
+
+@router.get("/api/v1/live/city/map")
+async def city_map(request: Request) -> dict[str, Any]:
+    """The area map the city wall draws (chosen by the ``wall_area_map`` setting)."""
+    return city_view(request.app).area_map.model_dump(mode="json")
+
+
+@router.get("/api/v1/live/city/stream", response_model=None)
+async def city_stream(request: Request) -> Response:
+    """Server-Sent Events: the city's figures, then again whenever a figure moves."""
+    streams = live_streams(request.app)
+    if streams.full() or streams.closing:
+        return JSONResponse(
+            {"detail": "too many live streams, retry later"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+    return StreamingResponse(
+        city_events(streams, city_view(request.app), request.is_disconnected),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get("/api/v1/live/stream", response_model=None)
