@@ -151,18 +151,28 @@ async def _demo(options: DemoOptions, console: Console) -> int:
             new_day=lambda: asyncio.to_thread(top_up_low_wallets, engine, roster.students),
         )
         token = signer.issue("demo-staff", Role.STAFF, school=SCHOOL_ID)
-        token_file = options.data_dir / "staff-token.txt"
-        token_file.touch(mode=0o600)
-        token_file.write_text(token + "\n", encoding="ascii")
+        token_file = _token_file(options.data_dir / "staff-token.txt", token)
+        technician_file = _token_file(
+            options.data_dir / "technician-token.txt",
+            signer.issue("demo-technician", Role.TECHNICIAN, school=SCHOOL_ID))
         async with asyncio.TaskGroup() as tasks:
             simulation = tasks.create_task(students.run(), name="demo-students")
             console.print(_banner(options, broker, influx, rooms, roster, agents))
             console.print(_api_example(options, token, token_file), soft_wrap=True)
+            console.print(f"[bold]Technician token / Mã kỹ thuật viên[/] for the console / cho "
+                          f"trang kỹ thuật: {technician_file}", soft_wrap=True)
             await stop.wait()
             simulation.cancel()
         console.print("Stopping the demo school / Đang dừng…")
     console.print("Stopped cleanly / Đã dừng.")
     return 0
+
+
+def _token_file(path: Path, token: str) -> Path:
+    """Write a token readable by its owner only, for the banner to point at."""
+    path.touch(mode=0o600)
+    path.write_text(token + "\n", encoding="ascii")
+    return path
 
 
 def _screen(agent: EdgeAgent, device: str) -> str:
@@ -172,7 +182,8 @@ def _screen(agent: EdgeAgent, device: str) -> str:
 
 def _banner(options: DemoOptions, broker: DemoBroker, influx: DemoInflux, rooms: list[DemoRoom],
             roster: DemoRoster, agents: dict[str, EdgeAgent]) -> Panel:
-    wall = f"http://{options.host}:{options.http_port}/wall"
+    base = f"http://{options.host}:{options.http_port}"
+    wall = f"{base}/wall"
     classes = [r for r in rooms if r.is_classroom]
     nfc = sum(1 for s in roster.students if s.nfc_card)
     lines = [
@@ -182,8 +193,10 @@ def _banner(options: DemoOptions, broker: DemoBroker, influx: DemoInflux, rooms:
         f"School files / Tệp của trường: {roster.files}",
         f"MQTT broker: [cyan]{broker.url}[/]  ({broker.label})",
         f"InfluxDB: {influx.label}",
-        f"Hub API: http://{options.host}:{options.http_port}/docs   metrics: /metrics",
-        f"Live wall / Màn hình giám sát: [bold green]{wall}[/]",
+        f"Hub API: {base}/docs   metrics: /metrics",
+        f"Live wall / Màn hình giám sát: [bold green]{wall}[/]   city / toàn thành phố: "
+        f"[green]{wall}/city[/]",
+        f"Technicians' console / Trang kỹ thuật viên: [green]{base}/console[/]",
         f"Door screen / Màn hình cửa lớp {classes[0].name}: "
         f"[cyan]{_screen(agents[classes[0].edge], DOOR_READER)}[/]",
         f"Till screen / Màn hình quầy căn tin: [cyan]{_screen(agents[CANTEEN_EDGE], TILL)}[/]",
