@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from hub.auth import Principal, Role, forbid_unless, require
 from hub.db.queries import list_edges
 
 router = APIRouter()
@@ -43,8 +44,15 @@ def metrics(request: Request) -> Response:
 @router.get("/api/v1/devices", tags=["devices"])
 def devices(
     request: Request,
+    caller: Annotated[Principal, require(Role.ADMIN, Role.STAFF, Role.TECHNICIAN)],
     school: str | None = Query(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,63}$"),
     state: Literal["online", "offline", "unknown"] | None = None,
 ) -> dict[str, Any]:
-    """Edges with their devices and state, from the registry."""
+    """Edges with their devices and state, from the registry (a school's staff and technicians
+    see their own school's: they name it, or it is taken from their token)."""
+    if caller.role is not Role.ADMIN:
+        # Without a school in the token only a city-wide technician sees every school.
+        school = school or caller.school
+        forbid_unless(school == caller.school if caller.school is not None
+                      else caller.role is Role.TECHNICIAN)
     return {"edges": list_edges(request.app.state.engine, school=school, state=state)}

@@ -8,17 +8,20 @@ from pathlib import Path
 import httpx
 
 from firmware_sim import make_simulator
+from hub.auth import Role, TokenSigner
 from smartschool_cli.localservers.mosquitto import Mosquitto
 from tests.e2e.procs import edge_process, wait_until, write_toml
-from tests.e2e.school import Hub
+from tests.e2e.school import SECRET, Hub
 
 SCHOOL, EDGE = "thcs-tan-binh", "p-6a1"
+TECHNICIAN = TokenSigner(SECRET).issue("tech", Role.TECHNICIAN, school=SCHOOL)
 
 
 def states(hub: Hub) -> tuple[str | None, str | None]:
     """(registry state, live-wall state) of the edge."""
     try:
-        registry = httpx.get(f"{hub.url}/api/v1/devices", timeout=5).json()["edges"]
+        registry = httpx.get(f"{hub.url}/api/v1/devices", timeout=5,
+                             headers={"Authorization": f"Bearer {TECHNICIAN}"}).json()["edges"]
         live = httpx.get(f"{hub.url}/api/v1/live", timeout=5).json()
     except httpx.HTTPError:
         return None, None

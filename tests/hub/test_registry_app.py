@@ -12,6 +12,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from hub.app import create_app
+from hub.auth import Role
 from hub.settings import load_settings
 from protocol import DeviceHealth, DeviceInfo, EdgeState, Heartbeat, Status, topics
 from smartschool_cli.localservers.mosquitto import Mosquitto
@@ -31,6 +32,8 @@ def hub(mosquitto: Mosquitto, db_url: str) -> Iterator[tuple[httpx.Client, FastA
     app = create_app(load_settings(mqtt_url=mosquitto.url, db_url=db_url, mqtt_client_id="hub-reg"))
     with serve(app) as test_client:
         wait_until(lambda: test_client.get("/healthz").status_code == 200, what="hub healthy")
+        token = app.state.tokens.issue("tech", Role.TECHNICIAN, school=SCHOOL)
+        test_client.headers["Authorization"] = f"Bearer {token}"
         yield test_client, app
 
 
@@ -91,6 +94,16 @@ def test_birth_heartbeat_and_last_will_update_the_registry(
     assert _edges(client, state="online") == []
     assert len(_edges(client, state="offline")) == 1
     assert client.get("/api/v1/devices", params={"school": "Bad School"}).status_code == 422
+    # The listing is for the school's own people: a token is needed, and it must be theirs.
+    assert httpx.get(f"{client.base_url}/api/v1/devices").status_code == 401
+    other = app.state.tokens.issue("staff", Role.STAFF, school="thcs-tan-binh")
+    assert client.get("/api/v1/devices", params={"school": SCHOOL},
+                      headers={"Authorization": f"Bearer {other}"}).status_code == 403
+    parent = app.state.tokens.issue("parent", Role.PARENT, students=[1])
+    assert client.get("/api/v1/devices",
+                      headers={"Authorization": f"Bearer {parent}"}).status_code == 403
+    # Without naming a school, a technician of the school sees their own.
+    assert [e["edge"] for e in client.get("/api/v1/devices").json()["edges"]] == [EDGE]
 
 
 def test_registry_survives_restart_and_tags_come_from_the_database(
@@ -99,7 +112,10 @@ def test_registry_survives_restart_and_tags_come_from_the_database(
     settings = load_settings(mqtt_url=mosquitto.url, db_url=db_url, mqtt_client_id="hub-r2")
     birth = Status(ts=T0, state=EdgeState.ONLINE,
                    devices=(DeviceInfo(id="env-1", kind="env", model="scd30", room="10A1"),))
-    with serve(create_app(settings)) as client:
+    first = create_app(settings)
+    with serve(first) as client:
+        client.headers["Authorization"] = \
+            f"Bearer {first.state.tokens.issue('tech', Role.TECHNICIAN, school=SCHOOL)}"
         with Peer(mosquitto).connect() as edge:
             edge.publish(topics.status(SCHOOL, EDGE), birth.to_json())  # not retained
         wait_until(lambda: _edge_state(client) == "online", what="birth stored")

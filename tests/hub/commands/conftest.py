@@ -82,8 +82,13 @@ class HubUnderTest:
 
     def edge_state(self) -> str | None:
         """The registry's state of the test edge."""
-        edges = self.client.get("/api/v1/devices", params={"school": SCHOOL}).json()["edges"]
-        return next((e["state"] for e in edges if e["edge"] == EDGE), None)
+        return next((e["state"] for e in self.registry() if e["edge"] == EDGE), None)
+
+    def registry(self) -> list[dict[str, Any]]:
+        """The registry's edges of the test school, as its technician sees them."""
+        token = self.app.state.tokens.issue("tech", Role.TECHNICIAN, school=SCHOOL)
+        return list(self.client.get("/api/v1/devices", params={"school": SCHOOL},
+                                    headers={"Authorization": f"Bearer {token}"}).json()["edges"])
 
 
 @pytest.fixture

@@ -22,8 +22,7 @@ def _register(hub: HubUnderTest, mosquitto: Mosquitto, edge: str = EDGE) -> None
         box.publish(topics.status(SCHOOL, edge), Status(ts=now(), state=EdgeState.ONLINE).to_json())
 
     def known() -> bool:
-        edges = hub.client.get("/api/v1/devices", params={"school": SCHOOL}).json()["edges"]
-        return any(e["edge"] == edge for e in edges)
+        return any(e["edge"] == edge for e in hub.registry())
 
     wait_until(known, 15, f"{edge} in the registry")
 

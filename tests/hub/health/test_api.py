@@ -158,7 +158,8 @@ def test_edges_devices_and_the_inventory(hub: tuple[httpx.Client, FastAPI],
 
     # The inventory: the example file, as a technician of the school uploads it.
     wait_until(lambda: any(e["fw"] == "2.2.0" for e in client.get(
-        "/api/v1/devices", params={"school": SCHOOL}).json()["edges"]), what="registry")
+        "/api/v1/devices", params={"school": SCHOOL}, headers=mine).json()["edges"]),
+        what="registry")
     with open(ROOT_EXAMPLE, "rb") as handle:
         data = handle.read()
     report = client.post(f"{H}/inventory/import", headers=mine,
