@@ -184,8 +184,10 @@ def _box(out: _Collector, edge: EdgeLive, r: AlertRules, now: datetime) -> None:
             and now - edge.since >= timedelta(minutes=r.edge_offline_min)):
         minutes = (now - edge.since).total_seconds() / 60
         out.add(RuleName.EDGE_OFFLINE, s, e, "", "", minutes, r.edge_offline_min,
-                f"Hộp {e} mất kết nối {minutes:.0f} phút",
-                f"Edge {e} offline for {minutes:.0f} min")
+                f"Hộp {e} mất kết nối {minutes:.0f} phút" if minutes >= 1
+                else f"Hộp {e} mất kết nối chưa tới 1 phút",
+                f"Edge {e} offline for {minutes:.0f} min" if minutes >= 1
+                else f"Edge {e} offline for under a minute")
     if edge.beat_ts is None:
         return  # no heartbeat yet: nothing known about the box's figures
     if RuleName.DISK_FULL not in off and edge.disk_pct is not None:

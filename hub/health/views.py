@@ -38,6 +38,7 @@ def edge_summary(edge: EdgeLive, rooms: list[str], alerts_open: int,
         "rooms": rooms,
         "devices_total": len(edge.health),
         "devices_failing": sum(1 for h in health if h.ok is False),
+        "errors": sum(h.errors for h in health),
         "alerts_open": alerts_open,
     }
 

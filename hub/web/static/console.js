@@ -648,7 +648,9 @@ function edgeRow(edge) {
   setText(row.fw, edge.fw || "");
   setText(row.rooms, edge.rooms.join(", ") || "—");
   const okCount = edge.devices_total - edge.devices_failing;
-  setText(row.devices, edge.devices_total ? t("devicesOk")(number(okCount), number(edge.devices_total)) : "—");
+  const errorNote = edge.errors ? ` · ${number(edge.errors)} ${t("errors").toLowerCase()}` : "";
+  setText(row.devices, edge.devices_total
+    ? t("devicesOk")(number(okCount), number(edge.devices_total)) + errorNote : "—");
   row.devices.dataset.level = edge.devices_failing > 0 ? "bad" : "none";
   setText(row.alerts, number(edge.alerts_open));
   row.alerts.dataset.level = edge.alerts_open > 0 ? "warn" : "none";
