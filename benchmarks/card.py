@@ -5,14 +5,16 @@ Usage: ``python benchmarks/card.py [--rate 1000] [--seconds 10] [--students 2000
 Method (printed with the results):
 
 1. taps: a school of ``--students`` carded students in classes of 50 with a timetable, imported
-   through the hub's own importer into a private PostgreSQL 15; ``python -m hub.ingest.runner``
-   (a separate process, the production handlers: ``tap`` is ``hub.services.attendance.handle_tap``);
-   50 door readers on 10 edge boxes (one paho MQTT 5 client per box) publish ``tap`` requests at
-   QoS 1 with a response topic and correlation data, at ``--rate`` per second on a monotonic
-   schedule (open loop), first for a warm-up, then for ``--seconds``. Each student taps once per
-   period (times set to this morning's periods), so most taps are a new attendance record, a
-   few are late. Latency runs from the publish call to the answer's arrival at the edge client.
-   The publisher, the answer receiver, Mosquitto, the hub and PostgreSQL share the machine.
+   through the hub's own importer into a private PostgreSQL 15, with two school days of door
+   history before today (then ANALYZE, as autovacuum would have run);
+   ``python -m hub.ingest.runner`` (a separate process, the production handlers: ``tap`` is
+   ``hub.services.attendance.handle_tap``); 50 door readers on 10 edge boxes (one paho MQTT 5
+   client per box, TCP_NODELAY on its socket) publish ``tap`` requests at QoS 1 with a response
+   topic and correlation data, at ``--rate`` per second on a monotonic schedule (open loop),
+   first for a warm-up, then for ``--seconds``. Each student taps once per period (times set to
+   this morning's periods), so most taps are a new attendance record, a few are late. Latency
+   runs from the publish call to the answer's arrival at the edge client. The publisher, the
+   answer receiver, Mosquitto, the hub and PostgreSQL share the machine.
 2. payments: ``benchmarks/card_pay.py``'s measurement (PostgreSQL's own one-payment-per-
    transaction rate on one connection, then the rate through tills, Mosquitto, the hub and
    PostgreSQL back to the tills).

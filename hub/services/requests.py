@@ -6,25 +6,33 @@ each inside its own savepoint so a failing request cannot undo its neighbours. T
 worker, finds the stored answer and gets it again, byte for byte. Answers are published after
 the commit and the MQTT message is acknowledged after that, so a hub killed at any instant
 either never decided (the broker redelivers) or decided and can answer again.
+
+The sink keeps one connection from batch to batch. On PostgreSQL the stored answers are read
+with the transaction's ``BEGIN``, and the handlers' pending inserts, the answers' records and
+the ``COMMIT`` go to the server together (:mod:`hub.services.batch_sql`): with the tap
+handler's own read, a batch of taps costs three round trips and one fsync.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, Select, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from hub.db.people import ProcessedRequestRow
 from hub.ingest.batcher import BatchWorker, RetryableError
 from hub.ingest.mqtt import Delivery
 from hub.ingest.router import Incoming
 from hub.metrics import HubMetrics
+from hub.services.batch_sql import among, insert_rows, pipelined, read_together
 from protocol import Code, Response, topics
 from protocol.topics import Topic
 
@@ -35,6 +43,12 @@ REQUEST_BATCH = 500
 #: No waiting for more requests: a batch is what queued while the last one was decided and
 #: committed, so a lone tap is answered at once and a busy hub's batches grow by themselves.
 REQUEST_WAIT_S = 0.0
+#: The sink's connection is replaced when it is 1 s old, then 2, 4, 8... s, at most every 10
+#: minutes. psycopg prepares the statements that run often and PostgreSQL keeps the generic plan
+#: it made for each: made while the day's tables were small, it scans them whole as they grow
+#: (a new install fell seconds behind within a minute, until autovacuum's first ANALYZE). A new
+#: connection plans again, with the tables as they are now.
+RENEW_FIRST_S, RENEW_MAX_S = 1.0, 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +73,28 @@ class _HandlerFailed(Exception):
     """A handler raised outside a savepoint: the batch is decided again, isolated."""
 
 
+#: ``inline``: nothing is read back (no RETURNING), so it can go with the commit.
+_RECORD = insert(ProcessedRequestRow).inline()
+
+
+@functools.cache
+def _stored_answers(dialect: str) -> Select[str, str]:
+    """The answers already given to a list of request ids, built once per dialect."""
+    return (select(ProcessedRequestRow.id, ProcessedRequestRow.response)
+            .where(among(ProcessedRequestRow.id, "ids", dialect)))
+
+
 def _answer(request: Any, code: Code, data: dict[str, Any] | None = None) -> str:
     return Response.for_code(request.id, code, data).to_json().decode()
 
 
 #: A handler decides one request inside the open transaction (flush, never commit). It may also
 #: have a ``prepare(session, contexts)`` method, called once per batch with the requests it will
-#: decide, to read what they need in a few set-based statements.
+#: decide, to read what they need in a few set-based statements, and a ``finish(session)``
+#: method, called before the answers are recorded (inside each request's savepoint when a batch
+#: is decided request by request), to write what its calls left pending in a few statements.
+#: ``finish`` writes with Core statements whose results it does not read: on PostgreSQL they go
+#: to the server with the commit, in one round trip (:func:`hub.services.batch_sql.pipelined`).
 Handler = Callable[[Session, RequestContext], Outcome]
 
 
@@ -83,11 +112,41 @@ class RequestSink(BatchWorker[Incoming]):
         self.engine = engine
         self.handlers = handlers
         self.publish = publish
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        #: Kept from batch to batch: a pool checkout (and its ping) per batch cost a round trip.
+        self._connection: Connection | None = None
+        self._renew_every, self._renew_at = RENEW_FIRST_S, 0.0
         self._answers: list[tuple[Topic, bytes, bytes | None]] = []
         #: Told of every request decided (not replayed) once its batch is committed.
         self.on_decided = on_decided
         self._decided: list[tuple[Topic, Any, str]] = []
+
+    def run(self) -> None:
+        """The worker's loop; the kept connection goes back to the pool when it ends."""
+        try:
+            super().run()
+        finally:
+            self._drop_connection()
+
+    def _batch_connection(self) -> Connection:
+        """The kept connection; a new one when it is due for renewal (see ``RENEW_FIRST_S``)."""
+        now = time.monotonic()
+        if self._connection is not None and now >= self._renew_at:
+            self._drop_connection(discard=True)  # a pooled one would keep its plans
+            self._renew_every = min(self._renew_every * 2, RENEW_MAX_S)
+        if self._connection is None:
+            self._connection = self.engine.connect()
+            self._renew_at = now + self._renew_every
+        return self._connection
+
+    def _drop_connection(self, discard: bool = False) -> None:
+        if self._connection is not None:
+            try:
+                if discard:  # closed, not pooled (after an error its state is unknown)
+                    self._connection.invalidate()
+                self._connection.close()
+            except DBAPIError:
+                pass  # gone already
+            self._connection = None
 
     def store(self, items: list[tuple[Topic, Any]]) -> None:
         """Decide the batch in one transaction; keep the answers to send after the commit."""
@@ -111,12 +170,12 @@ class RequestSink(BatchWorker[Incoming]):
         records: list[dict[str, Any]] = []
         now = datetime.now(UTC)
         try:
-            with self._sessions.begin() as session:
-                ids = [str(incoming.request.id) for _, incoming in items]
-                rows = session.execute(
-                    select(ProcessedRequestRow.id, ProcessedRequestRow.response)
-                    .where(ProcessedRequestRow.id.in_(ids))).all()
-                stored: dict[str, str] = {row[0]: row[1] for row in rows}
+            with Session(bind=self._batch_connection(), expire_on_commit=False) as session:
+                connection = session.connection()
+                (rows,) = read_together(connection, (
+                    _stored_answers(connection.dialect.name),
+                    {"ids": [str(incoming.request.id) for _, incoming in items]}))
+                stored: dict[str, str] = {row.id: row.response for row in rows}
                 if not isolate:
                     self._prepare(session, items, stored, now)
                 for topic, incoming in items:
@@ -131,12 +190,33 @@ class RequestSink(BatchWorker[Incoming]):
                         code = "replayed"
                     counts.append((request.type, code))
                     answers.append((topic, answer.encode(), incoming.correlation))
-                if records:
-                    # One statement for the whole batch: group commit saves round trips too.
-                    session.execute(insert(ProcessedRequestRow), records)
+                session.flush()  # the ORM's writes read their row counts: not pipelined
+                # The batch's inserts, its answers and the commit: one round trip, one fsync.
+                with pipelined(connection):
+                    if not isolate:
+                        self._finish(session, {incoming.request.type for _, incoming in items})
+                    insert_rows(connection, _RECORD, records)
+                    session.commit()
         except (OperationalError, IntegrityError, DBAPIError) as error:
+            # The next try starts on a fresh connection (checked and pinged by the pool).
+            self._drop_connection(discard=True)
             raise RetryableError(str(error)) from error
         return answers, counts
+
+    def _finish(self, session: Session, request_types: set[str]) -> None:
+        """Have the batch's handlers with a ``finish(session)`` write what they left pending
+        (once per handler, whatever number of request types it serves)."""
+        handlers = {id(handler): handler for request_type, handler in self.handlers.items()
+                    if request_type in request_types}
+        for handler in handlers.values():
+            finish = getattr(handler, "finish", None)
+            if finish is not None:
+                try:
+                    finish(session)
+                except (OperationalError, DBAPIError):
+                    raise
+                except Exception as error:  # noqa: BLE001 - decided again, request by request
+                    raise _HandlerFailed from error
 
     def _prepare(self, session: Session, items: list[tuple[Topic, Any]], stored: dict[str, str],
                  now: datetime) -> None:
@@ -170,6 +250,9 @@ class RequestSink(BatchWorker[Incoming]):
         try:
             outcome = handler(session, context)
             if savepoint is not None:
+                finish = getattr(handler, "finish", None)
+                if finish is not None:
+                    finish(session)
                 session.flush()
         except (OperationalError, DBAPIError):
             raise  # the database itself: retry the whole batch
