@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 import uuid
 from collections import deque
@@ -256,6 +257,8 @@ class Link:
             timeout=self._mqtt.publish_timeout_s,
             max_inflight_messages=self._mqtt.inflight,
             tls_context=tls_context,
+            # A tap is one small packet: without this, Nagle holds it for the previous one's ACK.
+            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
         # aiomqtt warns above 10 pending calls; our window is deliberate.
         client.pending_calls_threshold = self._mqtt.inflight + 16
