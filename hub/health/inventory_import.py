@@ -24,45 +24,32 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from hub.db.inventory import BOX, InventoryRow
 from hub.db.models import DeviceRow, EdgeRow
 from hub.services.people.importer import ImportReport
-from hub.services.people.rows import fold, reasons
+from hub.services.people.rows import bad_value, cell_text, fold, reasons
 from hub.services.people.sheets import Formula, ImportFileError, read_sheet
 
 KIND = "inventory"
 HEADER_SEARCH_ROWS = 10
 
 
-def _bad(vi: str, en: str) -> PydanticCustomError:
-    return PydanticCustomError("bad_value", en, {"vi": vi})
-
-
-def _text(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
 def _asset(value: Any) -> str:
-    value = _text(value)
+    value = cell_text(value)
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}", value):
-        raise _bad("Mã tài sản chỉ gồm chữ, số, '.', '-', '_', '/' (tối đa 64 ký tự)",
+        raise bad_value("Mã tài sản chỉ gồm chữ, số, '.', '-', '_', '/' (tối đa 64 ký tự)",
                    "Asset tag: letters, digits, '.', '-', '_', '/' (at most 64)")
     return value.upper()
 
 
 def _ident(what_vi: str, what_en: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
-        value = _text(value)
+        value = cell_text(value)
         if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", value):
-            raise _bad(f"{what_vi}: chữ thường, số và '-' (ví dụ thpt-nguyen-du)",
+            raise bad_value(f"{what_vi}: chữ thường, số và '-' (ví dụ thpt-nguyen-du)",
                        f"{what_en}: lower-case letters, digits and '-' (e.g. thpt-nguyen-du)")
         return value
     return check
@@ -70,9 +57,9 @@ def _ident(what_vi: str, what_en: str) -> Callable[[Any], str]:
 
 def _short(limit: int) -> Callable[[Any], str]:
     def check(value: Any) -> str:
-        value = _text(value)
+        value = cell_text(value)
         if not isinstance(value, str) or len(value) > limit:
-            raise _bad(f"Văn bản không hợp lệ (tối đa {limit} ký tự)",
+            raise bad_value(f"Văn bản không hợp lệ (tối đa {limit} ký tự)",
                        f"Invalid text (at most {limit} characters)")
         return value
     return check
@@ -94,7 +81,7 @@ def _date(value: Any) -> date:
             return date(int(dmy.group(3)), int(dmy.group(2)), int(dmy.group(1)))
     except ValueError:
         pass
-    raise _bad("Ngày không hợp lệ (ví dụ 15/08/2025 hoặc 2025-08-15)",
+    raise bad_value("Ngày không hợp lệ (ví dụ 15/08/2025 hoặc 2025-08-15)",
                "Invalid date (e.g. 15/08/2025 or 2025-08-15)")
 
 
@@ -118,7 +105,7 @@ class InventoryIn(BaseModel):
     def _after_install(cls, until: date | None, info: ValidationInfo) -> date | None:
         installed = info.data.get("install_date")
         if until is not None and installed is not None and until < installed:
-            raise _bad("Hạn bảo hành trước ngày lắp đặt", "Warranty ends before installation")
+            raise bad_value("Hạn bảo hành trước ngày lắp đặt", "Warranty ends before installation")
         return until
 
 

@@ -14,13 +14,11 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from sqlalchemy import Engine, and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from hub.db.alerts import AlertNotificationRow, AlertRulesRow
-from hub.services.attendance_notify import LEASE, DeliveryError
+from hub.services.attendance_notify import LEASE, WebhookPoster
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +32,7 @@ class AlertWebhookSender:
                  max_backoff: timedelta = timedelta(hours=1)) -> None:
         self.engine, self.interval, self.batch = engine, interval, batch
         self.backoff, self.max_backoff = backoff, max_backoff
-        self._client = httpx.Client(timeout=timeout,
-                                    headers={"User-Agent": "smartschool-hub/1"})
-        self._retrying = Retrying(stop=stop_after_attempt(attempts),
-                                  wait=wait_exponential(multiplier=retry_wait, max=10),
-                                  retry=retry_if_exception_type(DeliveryError), reraise=True)
+        self._poster = WebhookPoster(timeout=timeout, attempts=attempts, retry_wait=retry_wait)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -58,7 +52,7 @@ class AlertWebhookSender:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        self._client.close()
+        self._poster.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -97,16 +91,8 @@ class AlertWebhookSender:
             if alert_id in failed_alerts:
                 self._release(notification_id)  # behind a failed event of its alert
                 continue
-            tries, error = 0, ""
-            try:
-                if not url:
-                    raise DeliveryError("no alert webhook configured for the school")
-                for attempt in self._retrying:
-                    with attempt:
-                        tries += 1
-                        self._post(url, key, payload)
-            except DeliveryError as failure:
-                error = str(failure)
+            tries, error = self._poster.send(url, key, payload,
+                                             missing="no alert webhook configured for the school")
             with Session(self.engine) as session, session.begin():
                 row = session.get_one(AlertNotificationRow, notification_id)
                 row.attempts += tries
@@ -127,12 +113,3 @@ class AlertWebhookSender:
         with Session(self.engine) as session, session.begin():
             session.get_one(AlertNotificationRow, notification_id).next_attempt_at = \
                 datetime.now(UTC)
-
-    def _post(self, url: str, key: str, payload: str) -> None:
-        try:
-            answer = self._client.post(url, content=payload.encode(), headers={
-                "Content-Type": "application/json; charset=utf-8", "Idempotency-Key": key})
-        except httpx.HTTPError as error:
-            raise DeliveryError(f"{type(error).__name__}: {error}") from None
-        if not answer.is_success:
-            raise DeliveryError(f"HTTP {answer.status_code}")

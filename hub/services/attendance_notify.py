@@ -33,17 +33,51 @@ class DeliveryError(Exception):
     """The receiver did not take the notification (network error or a non-2xx answer)."""
 
 
+class WebhookPoster:
+    """POSTs one JSON payload with its ``Idempotency-Key``, with a few quick retries."""
+
+    def __init__(self, *, timeout: float, attempts: int, retry_wait: float) -> None:
+        self._client = httpx.Client(timeout=timeout,
+                                    headers={"User-Agent": "smartschool-hub/1"})
+        self._retrying = Retrying(stop=stop_after_attempt(attempts),
+                                  wait=wait_exponential(multiplier=retry_wait, max=10),
+                                  retry=retry_if_exception_type(DeliveryError), reraise=True)
+
+    def send(self, url: str | None, key: str, payload: str, *, missing: str) -> tuple[int, str]:
+        """(tries, error): error is "" when delivered, else why not (``missing`` without a URL)."""
+        tries = 0
+        try:
+            if not url:
+                raise DeliveryError(missing)
+            for attempt in self._retrying:
+                with attempt:
+                    tries += 1
+                    self._post(url, key, payload)
+        except DeliveryError as failure:
+            return tries, str(failure)
+        return tries, ""
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._client.close()
+
+    def _post(self, url: str, key: str, payload: str) -> None:
+        try:
+            answer = self._client.post(url, content=payload.encode(), headers={
+                "Content-Type": "application/json; charset=utf-8", "Idempotency-Key": key})
+        except httpx.HTTPError as error:
+            raise DeliveryError(f"{type(error).__name__}: {error}") from None
+        if not answer.is_success:
+            raise DeliveryError(f"HTTP {answer.status_code}")
+
+
 class WebhookSender:
     """A thread that sends pending notifications every ``interval`` seconds."""
 
     def __init__(self, engine: Engine, *, interval: float = 2.0, batch: int = 100,
                  timeout: float = 5.0, attempts: int = 3, retry_wait: float = 0.2) -> None:
         self.engine, self.interval, self.batch = engine, interval, batch
-        self._client = httpx.Client(timeout=timeout,
-                                    headers={"User-Agent": "smartschool-hub/1"})
-        self._retrying = Retrying(stop=stop_after_attempt(attempts),
-                                  wait=wait_exponential(multiplier=retry_wait, max=10),
-                                  retry=retry_if_exception_type(DeliveryError), reraise=True)
+        self._poster = WebhookPoster(timeout=timeout, attempts=attempts, retry_wait=retry_wait)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -57,7 +91,7 @@ class WebhookSender:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        self._client.close()
+        self._poster.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -83,17 +117,8 @@ class WebhookSender:
                 session.get_one(NotificationRow, claimed.id).next_attempt_at = now + LEASE
         sent = 0
         for notification_id, key, payload, url in rows:
-            tries = 0
-            error = ""
-            try:
-                if not url:
-                    raise DeliveryError("no webhook configured for the school")
-                for attempt in self._retrying:
-                    with attempt:
-                        tries += 1
-                        self._post(url, key, payload)
-            except DeliveryError as failure:
-                error = str(failure)
+            tries, error = self._poster.send(url, key, payload,
+                                             missing="no webhook configured for the school")
             with Session(self.engine) as session, session.begin():
                 row = session.get_one(NotificationRow, notification_id)
                 row.attempts += tries
@@ -107,12 +132,3 @@ class WebhookSender:
                     row.sent_at, row.last_error = datetime.now(UTC), ""
                     sent += 1
         return sent
-
-    def _post(self, url: str, key: str, payload: str) -> None:
-        try:
-            answer = self._client.post(url, content=payload.encode(), headers={
-                "Content-Type": "application/json; charset=utf-8", "Idempotency-Key": key})
-        except httpx.HTTPError as error:
-            raise DeliveryError(f"{type(error).__name__}: {error}") from None
-        if not answer.is_success:
-            raise DeliveryError(f"HTTP {answer.status_code}")

@@ -9,6 +9,7 @@ both optional, so any app that sets ``live`` can include this router.
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -130,16 +131,8 @@ async def city_stream(request: Request) -> Response:
     """Server-Sent Events: the city's figures, then again whenever a figure moves."""
     streams = live_streams(request.app)
     if streams.full() or streams.closing:
-        return JSONResponse(
-            {"detail": "too many live streams, retry later"},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
-    return StreamingResponse(
-        city_events(streams, city_view(request.app), request.is_disconnected),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+        return _too_many_streams()
+    return _event_stream(city_events(streams, city_view(request.app), request.is_disconnected))
 
 
 @router.get("/api/v1/live/stream", response_model=None)
@@ -147,20 +140,19 @@ async def live_stream(request: Request) -> Response:
     """Server-Sent Events: a snapshot (or what a reconnecting client missed), then changes."""
     streams = live_streams(request.app)
     if streams.full() or streams.closing:
-        return JSONResponse(
-            {"detail": "too many live streams, retry later"},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
+        return _too_many_streams()
     since = resume_version(
         request.headers.get("last-event-id"), streams.epoch, streams.live.version
     )
-    return StreamingResponse(
-        streams.events(since, request.is_disconnected),
-        media_type="text/event-stream",
-        headers={
-            "Cache-Control": "no-cache",
-            # Proxies such as nginx would otherwise hold events back in their buffers.
-            "X-Accel-Buffering": "no",
-        },
-    )
+    return _event_stream(streams.events(since, request.is_disconnected))
+
+
+def _too_many_streams() -> JSONResponse:
+    return JSONResponse({"detail": "too many live streams, retry later"}, status_code=503,
+                        headers={"Retry-After": "5"})
+
+
+def _event_stream(events: AsyncIterator[str]) -> StreamingResponse:
+    # Proxies such as nginx would otherwise hold events back in their buffers.
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

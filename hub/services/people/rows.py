@@ -30,11 +30,13 @@ def fold(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
 
 
-def _bad(vi: str, en: str) -> PydanticCustomError:
+def bad_value(vi: str, en: str) -> PydanticCustomError:
+    """A validation error of a cell, worded in Vietnamese and English."""
     return PydanticCustomError("bad_value", en, {"vi": vi})
 
 
-def _text(value: Any) -> Any:
+def cell_text(value: Any) -> Any:
+    """A spreadsheet cell as text where it holds a whole number (codes, tags)."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))  # Excel keeps "1001" as the number 1001.0
     if isinstance(value, int) and not isinstance(value, bool):
@@ -43,42 +45,42 @@ def _text(value: Any) -> Any:
 
 
 def _code(value: Any) -> str:
-    value = _text(value)
+    value = cell_text(value)
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,32}", value):
-        raise _bad("Mã học sinh chỉ gồm chữ, số, '.', '-', '_' (tối đa 32 ký tự)",
+        raise bad_value("Mã học sinh chỉ gồm chữ, số, '.', '-', '_' (tối đa 32 ký tự)",
                    "Student code: letters, digits, '.', '-', '_' (at most 32)")
     return value.upper()
 
 
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not any(c.isalpha() for c in value) or len(value) > 200:
-        raise _bad("Họ và tên không hợp lệ", "Invalid full name")
+        raise bad_value("Họ và tên không hợp lệ", "Invalid full name")
     return " ".join(value.split())
 
 
 def _class(value: Any) -> str:
-    value = _text(value)
+    value = cell_text(value)
     if not isinstance(value, str) or not 1 <= len(value) <= 32:
-        raise _bad("Tên lớp không hợp lệ (tối đa 32 ký tự)", "Invalid class name (at most 32)")
+        raise bad_value("Tên lớp không hợp lệ (tối đa 32 ký tự)", "Invalid class name (at most 32)")
     value = " ".join(value.split())
     return value.upper() if value.isascii() else value
 
 
 def _card(value: Any) -> str:
-    value = _text(value)
+    value = cell_text(value)
     try:
         return normalise_card(str(value))
     except ValueError:
-        raise _bad("Mã thẻ không hợp lệ (EM: 10 ký tự hex, NFC: 8/14/20 ký tự hex, hoặc qr:...)",
+        raise bad_value("Mã thẻ không hợp lệ (EM: 10 ký tự hex, NFC: 8/14/20 ký tự hex, hoặc qr:...)",
                    "Invalid card UID (EM: 10 hex digits, NFC: 8/14/20 hex digits, or qr:...)") \
             from None
 
 
 def _short(limit: int) -> Any:
     def check(value: Any) -> str:
-        value = _text(value)
+        value = cell_text(value)
         if not isinstance(value, str) or len(value) > limit:
-            raise _bad(f"Văn bản không hợp lệ (tối đa {limit} ký tự)",
+            raise bad_value(f"Văn bản không hợp lệ (tối đa {limit} ký tự)",
                        f"Invalid text (at most {limit} characters)")
         return value
     return check
@@ -90,19 +92,19 @@ _WEEKDAYS = {"2": 0, "3": 1, "4": 2, "5": 3, "6": 4, "7": 5, "8": 6, "cn": 6, "c
 
 
 def _weekday(value: Any) -> int:
-    key = fold(str(_text(value)))
+    key = fold(str(cell_text(value)))
     key = re.sub(r"^(thu|t) ?(?=[2-8]|hai|ba|tu|nam|sau|bay)", "", key)
     key = {"monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu",
            "friday": "fri", "saturday": "sat", "sunday": "sun"}.get(key, key)
     if key not in _WEEKDAYS:
-        raise _bad("Thứ không hợp lệ (Thứ 2..Thứ 7, CN)", "Invalid weekday (Thứ 2..Thứ 7, CN, Mon..Sun)")
+        raise bad_value("Thứ không hợp lệ (Thứ 2..Thứ 7, CN)", "Invalid weekday (Thứ 2..Thứ 7, CN, Mon..Sun)")
     return _WEEKDAYS[key]
 
 
 def _period(value: Any) -> int:
-    match = re.fullmatch(r"(?:tiet |period )?(\d{1,2})", fold(str(_text(value))))
+    match = re.fullmatch(r"(?:tiet |period )?(\d{1,2})", fold(str(cell_text(value))))
     if match is None or not 1 <= int(match.group(1)) <= 15:
-        raise _bad("Tiết phải là số từ 1 đến 15", "Period must be a number from 1 to 15")
+        raise bad_value("Tiết phải là số từ 1 đến 15", "Period must be a number from 1 to 15")
     return int(match.group(1))
 
 
@@ -117,7 +119,7 @@ def _time(value: Any) -> time:
     match = re.fullmatch(r"(\d{1,2})\s*[:hg]\s*(\d{2})?(?::(\d{2}))?", str(value).strip().lower())
     if match and int(match.group(1)) < 24 and int(match.group(2) or 0) < 60:
         return time(int(match.group(1)), int(match.group(2) or 0))
-    raise _bad("Giờ không hợp lệ (ví dụ 07:00)", "Invalid time (e.g. 07:00)")
+    raise bad_value("Giờ không hợp lệ (ví dụ 07:00)", "Invalid time (e.g. 07:00)")
 
 
 _ROOM_KINDS = {"classroom": "classroom", "phong hoc": "classroom", "lab": "lab",
@@ -129,7 +131,7 @@ _ROOM_KINDS = {"classroom": "classroom", "phong hoc": "classroom", "lab": "lab",
 def _room_kind(value: Any) -> str:
     kind = _ROOM_KINDS.get(fold(str(value)))
     if kind is None:
-        raise _bad("Loại phòng: phòng học, phòng thí nghiệm, thư viện, căn tin, cổng",
+        raise bad_value("Loại phòng: phòng học, phòng thí nghiệm, thư viện, căn tin, cổng",
                    "Room kind: classroom, lab, library, canteen, gate")
     return kind
 
@@ -194,7 +196,7 @@ class TimetableIn(BaseModel):
     def _order(cls, ends: time, info: ValidationInfo) -> time:
         starts = info.data.get("starts")
         if starts is not None and ends <= starts:
-            raise _bad("Giờ kết thúc phải sau giờ bắt đầu", "The end must be after the start")
+            raise bad_value("Giờ kết thúc phải sau giờ bắt đầu", "The end must be after the start")
         return ends
 
 
