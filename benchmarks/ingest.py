@@ -12,7 +12,11 @@ in InfluxDB) and the same two consumers, each on a fresh broker:
   be counted.
 - hub: ``python -m hub.ingest.runner`` as its own process (SS_* settings, SQLite registry,
   InfluxDB 1.6.7 with fsync on every write); its N-th message counts as received when InfluxDB's
-  count reaches N (polled every 0.25 s; the end is interpolated between the last two polls).
+  count reaches N: a full count every 0.25 s, then, once the rate says the end is near, a count
+  of the last messages (by their times) every 20 ms; the clock stops when that count returned
+  complete and a full count confirms N. The hub's ingest settings SS_BATCH_SIZE,
+  SS_BATCH_WAIT_MS, SS_RECEIVE_MAXIMUM and SS_WRITE_CONCURRENCY pass through from the
+  environment, to compare them.
 
 backlog (consumer-only throughput): the consumer's persistent session is registered, the N
 messages are queued for it while it is offline, then it connects and takes them all. The raw
@@ -66,6 +70,7 @@ from _ingest_setup import (
     register_hub,
     register_raw,
     run_raw,
+    stored_counter,
     wait_stored,
 )
 from _publish import Messages, Publisher, publish_all
@@ -174,7 +179,7 @@ def backlog_hub(qos: int, msgs: Messages, influx: InfluxDB1, work: Path, tool: s
         hub = HubProcess(broker, influx, db, work / f"backlog-hub-{tag}")
         try:
             started = hub.wait_for("MQTT connected")
-            outcome = wait_stored(hub, lambda: influx.count(db, "unknown", "co2_ppm"), n,
+            outcome = wait_stored(hub, stored_counter(influx, db), n,
                                   started, _deadlines(n)[1])
         finally:
             hub.stop()
@@ -214,7 +219,7 @@ def live_hub(qos: int, msgs: Messages, influx: InfluxDB1, work: Path, tool: str,
             hub.wait_for("MQTT subscribed")
             publisher = Publisher(broker, msgs, qos, tool)
             publisher.start()
-            outcome = wait_stored(hub, lambda: influx.count(db, "unknown", "co2_ppm"), n,
+            outcome = wait_stored(hub, stored_counter(influx, db), n,
                                   publisher.started, _deadlines(n)[1], publisher)
             publisher.finish()
         finally:

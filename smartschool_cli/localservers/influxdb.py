@@ -158,9 +158,11 @@ bind-address = "{self.host}:{self.rpc_port}"
             headers={"Content-Type": "text/plain; charset=utf-8"},
         )
 
-    def count(self, db: str, measurement: str, field: str) -> int:
-        """``SELECT count(field) FROM measurement``; 0 when there is nothing."""
-        body = self.query(f"SELECT count({quote_ident(field)}) FROM {quote_ident(measurement)}", db)
+    def count(self, db: str, measurement: str, field: str, since_ns: int | None = None) -> int:
+        """``SELECT count(field) FROM measurement`` (from ``since_ns`` on); 0 for nothing."""
+        where = "" if since_ns is None else f" WHERE time >= {int(since_ns)}"
+        body = self.query(
+            f"SELECT count({quote_ident(field)}) FROM {quote_ident(measurement)}{where}", db)
         total = 0
         for result in body.get("results", []):
             for series in result.get("series", []):

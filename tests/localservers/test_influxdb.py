@@ -26,6 +26,8 @@ def test_write_then_count(influx_db: tuple[InfluxDB1, str]) -> None:
     assert resp.status == 204
     assert server.count(db, "env", "co2_ppm") == 3
     assert server.count(db, "env", "temp_c") == 2
+    assert server.count(db, "env", "co2_ppm", since_ns=1700000000000000001) == 1
+    assert server.count(db, "env", "co2_ppm", since_ns=1700000010000000001) == 0
 
 
 def test_each_test_gets_an_empty_database(influx_db: tuple[InfluxDB1, str]) -> None:
