@@ -57,6 +57,8 @@ class HubSettings(BaseSettings):
     batch_size: int = Field(default=5000, ge=1, le=1_000_000)
     batch_wait_ms: int = Field(default=50, ge=0, le=60_000)
     receive_maximum: int = Field(default=10000, ge=1, le=65535)
+    #: Telemetry batches written to the store at once (acknowledged in order all the same).
+    write_concurrency: int = Field(default=2, ge=1, le=16)
     #: Signs API tokens (HS256). Unset: a random secret per process, so tokens die with it.
     jwt_secret: str | None = Field(default=None, min_length=32)
     http_host: str = "127.0.0.1"

@@ -33,13 +33,19 @@ class BatchWorker(threading.Thread, Generic[T]):
 
     Nothing is acknowledged before ``store`` succeeded: while the store is down the broker holds
     the rest, and past ReceiveMaximum it stops sending. That is the backpressure.
+
+    With ``concurrency`` > 1, that many threads store batches at once (one builds and sends the
+    next batch while another waits for the store to answer), but batches are finished in the
+    order they were taken: ``after_store`` and the acks of a batch run only after those of every
+    earlier one. ``store`` must then keep no state between calls.
     """
 
     sink_name = "sink"
 
     def __init__(self, *, metrics: HubMetrics, ack: Callable[[Delivery], None],
                  batch_size: int, batch_wait: float,
-                 ack_all: Callable[[list[Delivery]], None] | None = None) -> None:
+                 ack_all: Callable[[list[Delivery]], None] | None = None,
+                 concurrency: int = 1) -> None:
         super().__init__(name=f"hub-{self.sink_name}", daemon=True)
         self.metrics = metrics
         self._ack = ack
@@ -49,11 +55,17 @@ class BatchWorker(threading.Thread, Generic[T]):
         self._queue: queue.SimpleQueue[tuple[Topic, Any, Delivery]] = queue.SimpleQueue()
         self._stop_taking = threading.Event()
         self._abort = threading.Event()
-        # Counted without a lock on the hot path: only the network thread writes ``_put``,
-        # only this thread writes ``_stored``.
+        # ``_put`` is counted without a lock on the hot path: only the network thread writes
+        # it. ``_stored`` is written under ``_done``.
         self._put = 0
         self._stored = 0
         self._done = threading.Condition()
+        self.concurrency = concurrency
+        #: One thread fills a batch at a time; batches are numbered in the order taken and
+        #: finished in that order (``_finished`` is the number of the next one to finish).
+        self._take_lock = threading.Lock()
+        self._taken = 0
+        self._finished = 0
         self.failing = False
         self._depth = metrics.queue_depth.labels(self.sink_name)
 
@@ -70,9 +82,22 @@ class BatchWorker(threading.Thread, Generic[T]):
         """Hook run after a successful store, before the acks."""
 
     def run(self) -> None:
-        """The thread's loop: until stopped and drained."""
+        """The thread's loop (and its helpers' when concurrent): until stopped and drained."""
+        helpers = [threading.Thread(target=self._work, name=f"{self.name}-{i}", daemon=True)
+                   for i in range(1, self.concurrency)]
+        for helper in helpers:
+            helper.start()
+        self._work()
+        for helper in helpers:
+            helper.join()
+
+    def _work(self) -> None:
         while True:
-            batch = self._take()
+            with self._take_lock:
+                batch = self._take()
+                number = self._taken
+                if batch:
+                    self._taken += 1
             if not batch:
                 if self._stop_taking.is_set() and self._queue.empty():
                     return
@@ -80,19 +105,35 @@ class BatchWorker(threading.Thread, Generic[T]):
             items = [(topic, message) for topic, message, _ in batch]
             try:
                 self._store_with_retry(items)
+                stored = True
             except Stopped:
                 log.warning("%s: shutting down with %d items unstored; the broker keeps them",
                             self.sink_name, len(batch))
-                return
-            self.after_store(items)
-            if self._ack_all is not None:
-                self._ack_all([delivery for _, _, delivery in batch])
-            else:
-                for _, _, delivery in batch:
-                    self._ack(delivery)
+                stored = False
             with self._done:
-                self._stored += len(batch)
-                self._done.notify_all()
+                self._done.wait_for(lambda: self._finished == number)  # noqa: B023
+                try:
+                    if stored:
+                        self._complete(batch, items)
+                finally:
+                    self._finished += 1
+                    self._done.notify_all()
+            if not stored:
+                return
+
+    def _complete(self, batch: list[tuple[Topic, Any, Delivery]],
+                  items: list[tuple[Topic, Any]]) -> None:
+        """After a successful store, in the order batches were taken: hook, acks, count."""
+        try:
+            self.after_store(items)
+        except Exception:  # noqa: BLE001 - the items are stored: they must still be acknowledged
+            log.exception("%s: after a stored batch of %d", self.sink_name, len(items))
+        if self._ack_all is not None:
+            self._ack_all([delivery for _, _, delivery in batch])
+        else:
+            for _, _, delivery in batch:
+                self._ack(delivery)
+        self._stored += len(batch)
 
     def _take(self) -> list[tuple[Topic, Any, Delivery]]:
         try:

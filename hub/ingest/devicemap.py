@@ -27,6 +27,8 @@ class DeviceMap:
 
     def __init__(self) -> None:
         self._devices: dict[tuple[str, str, str], DeviceTag] = {}
+        #: Bumped whenever a device's tag is set: caches built from tags check it.
+        self.version = 0
         #: Per edge: since when its current state holds, and the session of its birth.
         self._status: dict[tuple[str, str], tuple[datetime, str | None]] = {}
         self._lock = threading.Lock()
@@ -37,7 +39,10 @@ class DeviceMap:
 
     def set_device(self, school: str, edge: str, device: str, kind: str, room: str) -> None:
         """Remember one device (from a birth message or the database)."""
-        self._devices[(school, edge, device)] = DeviceTag(kind, room)
+        tag, key = DeviceTag(kind, room), (school, edge, device)
+        if self._devices.get(key) != tag:  # every birth names its devices: most change nothing
+            self._devices[key] = tag
+            self.version += 1
 
     def accept_status(self, school: str, edge: str, status: Status,
                       received: datetime) -> datetime | None:

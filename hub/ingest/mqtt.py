@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -36,19 +37,13 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 CONNECT_TIMEOUT_S = 10.0
 
 
-class Delivery:
-    """What is needed to acknowledge one received message later (from any thread)."""
+#: What is needed to acknowledge one received message later (from any thread): its packet id
+#: and the connection it came on (``generation << 16 | packet id``). An int, not an object: one
+#: is made per message on the hot path.
+Delivery = int
 
-    __slots__ = ("qos", "generation", "mid")
-
-    def __init__(self, qos: int, generation: int, mid: int) -> None:
-        self.qos = qos
-        self.generation = generation
-        self.mid = mid
-
-
-#: A QoS 0 message: nothing to acknowledge.
-NO_ACK = Delivery(0, 0, 0)
+#: A QoS 0 message: nothing to acknowledge (packet ids and generations start at 1).
+NO_ACK: Delivery = 0
 
 #: ``(topic, payload, properties, delivery)``; properties as gmqtt gives them (lists of values).
 MessageHandler = Callable[[str, bytes, dict[str, Any], Delivery], None]
@@ -58,7 +53,9 @@ MessageHandler = Callable[[str, bytes, dict[str, Any], Delivery], None]
 _MAIN_ONLY = bytes((2, 0x0B, SUB_MAIN))
 #: Shared by every message of the main subscription; handlers only read properties.
 _MAIN_PROPERTIES: dict[str, Any] = {"subscription_identifier": [SUB_MAIN]}
-_PUBACK_OK = 0x40  # MQTT 5 allows a bare PUBACK (remaining length 2) for "success"
+#: A bare PUBACK (remaining length 2) is "success" in MQTT 5, and the only form in 3.1.1; as a
+#: big-endian 32-bit word it is this with the packet id in the low 16 bits.
+_PUBACK_WORD = 0x40020000
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -73,6 +70,10 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
         if shift > 21:
             raise ValueError("malformed variable byte integer")
+
+
+def _nothing() -> None:
+    pass
 
 
 def _seen(connection: Any, parsed: int) -> int:
@@ -90,6 +91,7 @@ class MqttLink:
         self.settings = settings
         self.metrics = metrics
         self._on_message = on_message
+        self._on_burst_end: Callable[[], None] = _nothing
         self.v5 = settings.mqtt_protocol == "5"
         #: Shared subscriptions need MQTT 5 (and a broker that keeps them across restarts).
         self.shared = settings.mqtt_shared and self.v5
@@ -132,9 +134,16 @@ class MqttLink:
         handler._handle_publish_packet = self._handle_publish_packet
         return client
 
-    def set_handler(self, on_message: MessageHandler) -> None:
-        """Route messages to ``on_message`` from now on (before ``start``)."""
+    def set_handler(self, on_message: MessageHandler,
+                    on_burst_end: Callable[[], None] | None = None) -> None:
+        """Route messages to ``on_message`` from now on (before ``start``).
+
+        ``on_burst_end`` is called after the messages of each chunk read off the connection
+        (tens to hundreds at full speed): the place for work done once per burst, not per
+        message.
+        """
         self._on_message = on_message
+        self._on_burst_end = on_burst_end or _nothing
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -250,15 +259,31 @@ class MqttLink:
         connection = self.client._connection
         protocol = getattr(connection, "_protocol", None)
         if protocol is None or not callable(getattr(protocol, "_read_packet", None)):
+            # Not the gmqtt we know: its read loop hands us each PUBLISH, a burst of one.
+            def publish_alone(cmd: int, raw: bytes) -> None:
+                self._handle_publish_packet(cmd, raw)
+                self._on_burst_end()
+
+            self.client._package_handler._handle_publish_packet = publish_alone
             return
         gmqtt_read = protocol._read_packet
         handler = self.client._package_handler
         put_package = connection.put_package
         on_publish = self._handle_publish_packet
+        on_message, on_burst_end = self._on_message, self._on_burst_end
+        # The usual message inline: QoS 1, neither DUP nor RETAIN, MQTT 5, from the main
+        # subscription (its properties block is _MAIN_ONLY). Anything else takes on_publish.
+        usual_cmd = 0x32 if self.v5 else -1
 
         def read_packets(data: bytes) -> int:
             if getattr(handler, "current_connection", connection) is not connection:
                 return int(gmqtt_read(data))  # superseded: gmqtt drops what it still reads
+            try:
+                return read_burst(data)
+            finally:
+                on_burst_end()
+
+        def read_burst(data: bytes) -> int:
             pos, size = 0, len(data)
             while size - pos >= 2:
                 length, shift, start = 0, 0, pos + 1
@@ -277,7 +302,21 @@ class MqttLink:
                 if end > size:
                     break
                 cmd = data[pos]
-                if cmd & 0xF0 == 0x30:
+                if cmd == usual_cmd and end - start >= 5 and not self._closing:
+                    topic_end = start + 2 + ((data[start] << 8) | data[start + 1])
+                    if data[topic_end + 2:topic_end + 5] == _MAIN_ONLY and topic_end + 5 <= end:
+                        try:
+                            topic = data[start + 2:topic_end].decode()
+                        except UnicodeDecodeError:
+                            topic = None
+                        if topic is not None:
+                            on_message(topic, data[topic_end + 5:end], _MAIN_PROPERTIES,
+                                       self._generation << 16 | data[topic_end] << 8
+                                       | data[topic_end + 1])
+                            pos = end
+                            continue
+                    on_publish(cmd, data[start:end])
+                elif cmd & 0xF0 == 0x30:
                     on_publish(cmd, data[start:end])
                 else:
                     put_package(Package(cmd, data[start:end]))
@@ -334,17 +373,12 @@ class MqttLink:
         except (IndexError, ValueError) as error:
             log.warning("malformed PUBLISH packet skipped: %s", error)
             return
-        if qos:
-            self._on_message(topic, payload, properties, Delivery(1, self._generation, mid))
-        else:
-            self._on_message(topic, payload, properties, NO_ACK)
+        self._deliver(topic, payload, properties, qos, mid if qos else 0)
 
     def _deliver(self, topic: str, payload: bytes, properties: dict[str, Any], qos: int,
                  mid: int) -> None:
-        if qos == 0:
-            self._on_message(topic, payload, properties, NO_ACK)
-        else:
-            self._on_message(topic, payload, properties, Delivery(1, self._generation, mid))
+        self._on_message(topic, payload, properties,
+                         self._generation << 16 | mid if qos else NO_ACK)
 
     async def _handle_message(self, client: Client, topic: str, payload: bytes, qos: int,
                               properties: dict[str, Any]) -> int:
@@ -358,16 +392,15 @@ class MqttLink:
         connection = self.client._connection
         if connection is None or connection.is_closing() or not self._connected.is_set():
             return
-        packets = b"".join(bytes((_PUBACK_OK, 2, d.mid >> 8, d.mid & 0xFF))
-                           for d in deliveries if d.qos and d.generation == generation)
-        if packets:
-            connection.send_package(packets)
+        acks = [_PUBACK_WORD | d & 0xFFFF for d in deliveries if d >> 16 == generation]
+        if acks:
+            connection.send_package(struct.pack(f">{len(acks)}I", *acks))
 
     # -- called from any thread ----------------------------------------------------------------
 
     def ack(self, delivery: Delivery) -> None:
         """Acknowledge a QoS 1 message whose effect is durable (a no-op for QoS 0)."""
-        if delivery.qos:
+        if delivery:
             self.ack_all((delivery,))
 
     def ack_all(self, deliveries: Iterable[Delivery]) -> None:
@@ -378,7 +411,7 @@ class MqttLink:
         if threading.get_ident() == self._loop_thread_id:
             self._send_acks(deliveries)
             return
-        pending = [d for d in deliveries if d.qos]
+        pending = [d for d in deliveries if d]
         if pending:
             try:
                 loop.call_soon_threadsafe(self._send_acks, pending)

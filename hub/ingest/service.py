@@ -47,7 +47,7 @@ class Ingest:
         self.telemetry = TelemetrySink(
             writer=self.writer, devices=self.devices, live=self.live, metrics=self.metrics,
             ack=self.link.ack, ack_all=self.link.ack_all, batch_size=settings.batch_size,
-            batch_wait=settings.batch_wait_ms / 1000,
+            batch_wait=settings.batch_wait_ms / 1000, concurrency=settings.write_concurrency,
         )
         self.registry = RegistryWriter(engine=engine, metrics=self.metrics, ack=self.link.ack)
         self.requests = RequestSink(
@@ -67,7 +67,7 @@ class Ingest:
             commands=self.commands.acks,
         )
         # One call less per message than going through ``_route``.
-        self.link.set_handler(self.router.on_message)
+        self.link.set_handler(self.router.on_message, self.router.flush_counts)
 
     def _count_decision(self, topic: Topic, request: Any, code: str) -> None:
         """Feed the live wall's counts of taps and payments (no database scans)."""

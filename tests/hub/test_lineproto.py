@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.ingest.devicemap import DeviceMap
 from hub.ingest.lineproto import escape_measurement, escape_tag, line, timestamp_ns
-from hub.ingest.telemetry import telemetry_line
+from hub.ingest.telemetry import LineBuilder, telemetry_line
 from protocol import Telemetry
+from protocol.fast import decode_telemetry
 from protocol.topics import Topic, TopicKind
 
 ICT = timezone(timedelta(hours=7))
@@ -56,3 +60,38 @@ def test_measurement_is_the_kind_from_the_device_map_else_unknown() -> None:
     assert telemetry_line(topic, msg, devices).startswith(
         "env,device=co2-1,edge=e1,room=10A1,school=lhp co2_ppm=1.0,seq=3i "
     )
+
+
+def _point(text: str) -> tuple[str, dict[str, str], str]:
+    """(measurement and tags, fields by name, timestamp) of one line (no spaces in tags here)."""
+    head, fields, ts = text.split(" ")
+    return head, dict(field.split("=", 1) for field in fields.split(",")), ts
+
+
+_NAMES = st.sampled_from(["co2_ppm", "temp_c", "rh_pct", "pm2_5", "lux"])
+_STEPS = st.lists(st.tuples(
+    st.sampled_from(["co2-1", "pm-1"]),
+    st.dictionaries(_NAMES, st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=4),
+    st.integers(0, 2**40),
+    st.sampled_from([None, ("env", "10A1"), ("air", "Phòng%lab"), ("env", "11C3")]),
+), min_size=1, max_size=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_STEPS)
+def test_cached_lines_are_the_points_telemetry_line_gives(steps: list) -> None:
+    """The hot path's caches (per topic, per device map version) never give a stale point."""
+    devices = DeviceMap()
+    builder = LineBuilder(devices)
+    topics = {device: Topic("lhp", "e1", TopicKind.TELEMETRY, device)
+              for device in ("co2-1", "pm-1")}
+    for device, values, seq, retag in steps:
+        if retag is not None:
+            devices.set_device("lhp", "e1", device, *retag)
+        ts = datetime(2026, 11, 20, tzinfo=ICT) + timedelta(microseconds=seq)
+        payload = json.dumps({"id": device, "ts": ts.isoformat(), "seq": seq,
+                              "values": values}).encode()
+        message = decode_telemetry(payload)
+        topic = topics[device]
+        assert _point(builder.line(topic, message)) == _point(
+            telemetry_line(topic, message, devices))
