@@ -271,9 +271,10 @@ class MqttLink:
         put_package = connection.put_package
         on_publish = self._handle_publish_packet
         on_message, on_burst_end = self._on_message, self._on_burst_end
-        # The usual message inline: QoS 1, neither DUP nor RETAIN, MQTT 5, from the main
+        # The usual message inline: QoS 1 or 0, neither DUP nor RETAIN, MQTT 5, from the main
         # subscription (its properties block is _MAIN_ONLY). Anything else takes on_publish.
-        usual_cmd = 0x32 if self.v5 else -1
+        # By first byte: the length of the packet id.
+        usual: dict[int, int] = {0x32: 2, 0x30: 0} if self.v5 else {}
 
         def read_packets(data: bytes) -> int:
             if getattr(handler, "current_connection", connection) is not connection:
@@ -302,17 +303,19 @@ class MqttLink:
                 if end > size:
                     break
                 cmd = data[pos]
-                if cmd == usual_cmd and end - start >= 5 and not self._closing:
+                id_size = usual.get(cmd)
+                if id_size is not None and end - start >= 5 and not self._closing:
                     topic_end = start + 2 + ((data[start] << 8) | data[start + 1])
-                    if data[topic_end + 2:topic_end + 5] == _MAIN_ONLY and topic_end + 5 <= end:
+                    payload_at = topic_end + id_size + 3
+                    if data[payload_at - 3:payload_at] == _MAIN_ONLY and payload_at <= end:
                         try:
                             topic = data[start + 2:topic_end].decode()
                         except UnicodeDecodeError:
                             topic = None
                         if topic is not None:
-                            on_message(topic, data[topic_end + 5:end], _MAIN_PROPERTIES,
+                            on_message(topic, data[payload_at:end], _MAIN_PROPERTIES,
                                        self._generation << 16 | data[topic_end] << 8
-                                       | data[topic_end + 1])
+                                       | data[topic_end + 1] if id_size else NO_ACK)
                             pos = end
                             continue
                     on_publish(cmd, data[start:end])
