@@ -86,9 +86,12 @@ class Ingest:
         """Load the device map, start the sink threads, then connect."""
         # Ingest allocates millions of short-lived objects; with the default thresholds the
         # collector spends seconds per million messages walking long-lived ones (see
-        # benchmarks/ingest.py). Freeze what start-up made, and collect less often.
+        # benchmarks/ingest.py). Freeze what start-up made, and collect less often, but not
+        # so seldom that one young collection holds a door's answer: 100,000 gave pauses of
+        # 40-90 ms (tap p99 11-75 ms in benchmarks/card.py), 10,000 a p99 of 8-9 ms for 2-3 %
+        # of ingest throughput.
         gc.freeze()
-        gc.set_threshold(100_000, 50, 100)
+        gc.set_threshold(10_000, 50, 100)
         known = load_device_map(self.engine, self.devices)
         if self.writer is None:
             log.warning("no telemetry store configured (SS_INFLUX_URL): telemetry is shown "
