@@ -10,11 +10,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import psutil
 from _publish import Publisher
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -83,6 +84,8 @@ class Outcome:
     n: int
     delivered: int
     seconds: float
+    #: CPU microseconds per delivered message, by process (hub runs only).
+    cpu_us: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def rate(self) -> float:
@@ -93,6 +96,30 @@ class Outcome:
     def complete(self) -> bool:
         """Whether all N arrived."""
         return self.delivered >= self.n
+
+
+class CpuMeter:
+    """CPU seconds (user + system) that each named process used since the meter started."""
+
+    def __init__(self, **pids: int) -> None:
+        self._procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self._start = self._read()
+
+    def _read(self) -> dict[str, float]:
+        seconds = {}
+        for name, proc in self._procs.items():
+            try:
+                times = proc.cpu_times()
+                seconds[name] = times.user + times.system
+            except psutil.Error:  # it exited: no figure
+                seconds[name] = float("nan")
+        return seconds
+
+    def per_message(self, outcome: Outcome) -> Outcome:
+        """``outcome`` with the microseconds of CPU per delivered message since the start."""
+        now, n = self._read(), max(outcome.delivered, 1)
+        return replace(outcome, cpu_us={name: 1e6 * (now[name] - self._start[name]) / n
+                                        for name in now})
 
 
 def _idle(last_change: float, publisher: Publisher | None, now: float) -> bool:

@@ -16,7 +16,8 @@ in InfluxDB) and the same two consumers, each on a fresh broker:
   of the last messages (by their times) every 20 ms; the clock stops when that count returned
   complete and a full count confirms N. The hub's ingest settings SS_BATCH_SIZE,
   SS_BATCH_WAIT_MS, SS_RECEIVE_MAXIMUM and SS_WRITE_CONCURRENCY pass through from the
-  environment, to compare them.
+  environment, to compare them. Each hub run also prints the CPU time the hub, the broker and
+  InfluxDB spent per message over the run (psutil): where the two cores went.
 
 backlog (consumer-only throughput): the consumer's persistent session is registered, the N
 messages are queued for it while it is offline, then it connects and takes them all. The raw
@@ -61,6 +62,7 @@ from statistics import median
 from _ingest_setup import (
     RAW_ID,
     BenchMosquitto,
+    CpuMeter,
     HubProcess,
     Outcome,
     machine,
@@ -179,12 +181,18 @@ def backlog_hub(qos: int, msgs: Messages, influx: InfluxDB1, work: Path, tool: s
         hub = HubProcess(broker, influx, db, work / f"backlog-hub-{tag}")
         try:
             started = hub.wait_for("MQTT connected")
-            outcome = wait_stored(hub, stored_counter(influx, db), n,
-                                  started, _deadlines(n)[1])
+            meter = _meter(hub, broker, influx)
+            outcome = meter.per_message(wait_stored(hub, stored_counter(influx, db), n,
+                                                    started, _deadlines(n)[1]))
         finally:
             hub.stop()
             influx.drop_database(db)  # every run starts from an empty database
     return outcome, publisher
+
+
+def _meter(hub: HubProcess, broker: BenchMosquitto, influx: InfluxDB1) -> CpuMeter:
+    assert broker.proc is not None and influx.proc is not None
+    return CpuMeter(hub=hub.proc.pid, broker=broker.proc.pid, InfluxDB=influx.proc.pid)
 
 
 def live_raw(qos: int, msgs: Messages, work: Path, tool: str,
@@ -217,10 +225,12 @@ def live_hub(qos: int, msgs: Messages, influx: InfluxDB1, work: Path, tool: str,
         hub = HubProcess(broker, influx, db, work / f"live-hub-{tag}")
         try:
             hub.wait_for("MQTT subscribed")
+            meter = _meter(hub, broker, influx)
             publisher = Publisher(broker, msgs, qos, tool)
             publisher.start()
-            outcome = wait_stored(hub, stored_counter(influx, db), n,
-                                  publisher.started, _deadlines(n)[1], publisher)
+            outcome = meter.per_message(wait_stored(hub, stored_counter(influx, db), n,
+                                                    publisher.started, _deadlines(n)[1],
+                                                    publisher))
             publisher.finish()
         finally:
             hub.stop()
@@ -240,8 +250,10 @@ def run(method: str, qos: int, msgs: Messages, influx: InfluxDB1, work: Path, to
         else:
             raw = row.raw.add(live_raw(qos, msgs, work, tool, tag))
             hub = row.hub.add(live_hub(qos, msgs, influx, work, tool, tag))
+        cpu = ", ".join(f"{name} {us:.1f}" for name, us in hub.cpu_us.items())
         print(f"  {method} qos {qos} run {rep + 1}/{repeat}: raw {_cell(raw.rate, raw.complete)}"
-              f" msg/s, hub {_cell(hub.rate, hub.complete)} msg/s", flush=True)
+              f" msg/s, hub {_cell(hub.rate, hub.complete)} msg/s (CPU µs per message: {cpu})",
+              flush=True)
     return row
 
 
