@@ -27,7 +27,8 @@ def upgrade_to_head(db_url: str) -> None:
         with engine.begin() as connection:
             config = alembic_config(db_url)
             config.attributes["connection"] = connection
-            # Services add their revisions on branches from 0002; "heads" applies them all.
+            # "heads", not "head": a database left on a branch by an older hub still upgrades
+            # if a new branch ever appears; tests/hub/test_migrations.py keeps it to one.
             command.upgrade(config, "heads")
     finally:
         engine.dispose()
