@@ -88,6 +88,7 @@ class HeartbeatSender:
             ts=now(),
             uptime_s=round(time.monotonic() - self._started, 3),
             outbox=self._outbox.backlog,
+            outbox_refused=self._outbox.refused,
             devices=self._devices(),
             cpu_pct=figures.cpu_pct,
             mem_pct=figures.mem_pct,

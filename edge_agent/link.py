@@ -7,8 +7,11 @@ One ``aiomqtt.Client`` per connection (MQTT 5). On every connect the link subscr
 ``cmd`` topic, publishes the retained birth ``status`` and drains the outbox oldest first with a
 window of QoS 1 messages awaiting PUBACK; an entry leaves the outbox only once it and every older
 one were acknowledged, so after a broken connection the drain resumes at the oldest unacknowledged
-entry (a few may be sent twice; the hub applies each ``id``/``seq`` once). Connection loss is seen
-by the message iterator, which ends the connection's task group; reconnects back off with jitter.
+entry (a few may be sent twice; the hub applies each ``id``/``seq`` once). An entry the broker
+refused (an MQTT 5 PUBACK reason code such as "Not authorized") moves to the outbox's refused
+table instead: kept on the box, counted in the heartbeat, and queued again by a ``sync`` command
+once the broker's configuration is mended. Connection loss is seen by the message iterator,
+which ends the connection's task group; reconnects back off with jitter.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from paho.mqtt.properties import Properties
 
 from edge_agent.backoff import Backoff
 from edge_agent.commands import CommandDesk, CommandHandler
+from edge_agent.mqtt_client import CheckedClient
 from edge_agent.outbox import Entry, Kind, Outbox
 from edge_agent.settings import EdgeConfig
 from protocol import topics
@@ -64,7 +68,7 @@ class Link:
         self._cmd_topic = topics.cmd(config.school, config.edge)
         self._ack_topic = topics.cmd_ack(config.school, config.edge)
         self._resp_topic = topics.resp(config.school, config.edge)
-        self._client: aiomqtt.Client | None = None
+        self._client: CheckedClient | None = None
         self._stop = asyncio.Event()
         self._backoff = Backoff(self._mqtt.reconnect_min_s, self._mqtt.reconnect_max_s)
         self._on_response: ResponseHandler | None = None
@@ -81,6 +85,12 @@ class Link:
         self.published = 0
         self.responses = 0
         self.responses_bad = 0
+        #: Topics with a refusal logged already: one line per topic, not per message.
+        self._refused_topics: set[str] = set()
+        #: Entries refused and not yet passed by the acker (which must not delete them).
+        self._refused_ids: set[int] = set()
+        #: Moves to the refused table under way (tasks of their own: they outlive a session).
+        self._refusing: set[asyncio.Task[None]] = set()
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -116,11 +126,14 @@ class Link:
         return Code.CMD_OK, {"edge": self._config.edge}
 
     async def _sync(self, command: Command) -> tuple[Code, dict[str, Any]]:
+        requeued = await self._outbox.requeue_refused()
         log.info(
-            "sync requested by command %s; outbox has %d waiting", command.id, self._outbox.backlog
+            "sync requested by command %s; outbox has %d waiting (%d the broker refused before)",
+            command.id, self._outbox.backlog, requeued,
         )
+        self._refused_topics.clear()
         self._outbox.changed.set()
-        return Code.CMD_OK, {"outbox": self._outbox.backlog}
+        return Code.CMD_OK, {"outbox": self._outbox.backlog, "requeued": requeued}
 
     async def _reload(self, command: Command) -> tuple[Code, dict[str, Any]]:
         log.info("reload requested by command %s (configuration is read at start)", command.id)
@@ -153,11 +166,14 @@ class Link:
 
     # -- outbox ------------------------------------------------------------------------------
 
-    async def _drain(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
+    async def _drain(self, client: CheckedClient, tg: asyncio.TaskGroup) -> None:
         window = asyncio.Semaphore(self._mqtt.inflight)
-        inflight: deque[tuple[int, asyncio.Task[None]]] = deque()
+        inflight: deque[tuple[Entry, asyncio.Task[None]]] = deque()
         more = asyncio.Event()
         tg.create_task(self._acker(inflight, more), name="link-acker")
+        # Refusals of the last session are set aside first, or they would be sent again.
+        await asyncio.gather(*self._refusing, return_exceptions=True)
+        self._refused_ids.clear()
         cursor = 0
         while True:
             # Clear before looking, so a put that lands after the look still wakes us.
@@ -169,7 +185,7 @@ class Link:
             for entry in batch:
                 await window.acquire()
                 task = tg.create_task(self._send(client, entry, window), name="link-publish")
-                inflight.append((entry.id, task))
+                inflight.append((entry, task))
                 more.set()
                 cursor = entry.id
 
@@ -184,10 +200,11 @@ class Link:
             properties.CorrelationData = str(request_id).encode()
         return properties
 
-    async def _send(self, client: aiomqtt.Client, entry: Entry, window: asyncio.Semaphore) -> None:
+    async def _send(self, client: CheckedClient, entry: Entry, window: asyncio.Semaphore) -> None:
         try:
-            # For QoS 1, aiomqtt returns once the PUBACK arrived.
-            await client.publish(
+            # For QoS 1 this returns once the PUBACK arrived (a refusal goes to _refused).
+            await client.publish_tagged(
+                entry,
                 entry.topic,
                 entry.payload,
                 qos=entry.qos,
@@ -198,8 +215,21 @@ class Link:
             window.release()
         self.published += 1
 
+    def _refused(self, entry: Entry, reason: str) -> None:
+        """The broker refused ``entry`` (paho's PUBACK callback): keep it aside, at once."""
+        self._refused_ids.add(entry.id)
+        task = asyncio.get_running_loop().create_task(
+            self._outbox.refuse([(entry.id, reason)]), name="link-refuse")
+        self._refusing.add(task)
+        task.add_done_callback(self._refusing.discard)
+        if entry.topic not in self._refused_topics:
+            if len(self._refused_topics) < 1000:
+                self._refused_topics.add(entry.topic)
+            log.error("the broker refused a message on %s (%s); it is kept in the outbox's "
+                      "refused table, and a sync command sends it again", entry.topic, reason)
+
     async def _acker(
-        self, inflight: deque[tuple[int, asyncio.Task[None]]], more: asyncio.Event
+        self, inflight: deque[tuple[Entry, asyncio.Task[None]]], more: asyncio.Event
     ) -> None:
         while True:
             if not inflight:
@@ -214,7 +244,11 @@ class Link:
             while inflight and inflight[0][1].done() and not inflight[0][1].cancelled():
                 if inflight[0][1].exception() is not None:
                     break
-                done.append(inflight.popleft()[0])
+                entry = inflight.popleft()[0]
+                if entry.id in self._refused_ids:
+                    self._refused_ids.discard(entry.id)  # moved aside, not delivered
+                else:
+                    done.append(entry.id)
             await self._outbox.ack(done)
 
     # -- connection --------------------------------------------------------------------------
@@ -224,7 +258,7 @@ class Link:
         return Status(ts=now(), state=state, fw=self._config.firmware, devices=devices,
                       session=self._connection_id).to_json()
 
-    def _make_client(self) -> aiomqtt.Client:
+    def _make_client(self) -> CheckedClient:
         # A new session per connection: its Will and its birth carry the same id.
         self._connection_id = uuid.uuid4().hex
         tls_context = None
@@ -238,9 +272,10 @@ class Link:
         if v5 and persistent:
             connect_properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             connect_properties.SessionExpiryInterval = self._mqtt.session_expiry_s
-        client = aiomqtt.Client(
+        client = CheckedClient(
             self._mqtt.host,
             self._mqtt.port,
+            on_refused=self._refused,
             username=self._mqtt.username,
             password=password,
             identifier=self._config.client_id,

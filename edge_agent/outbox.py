@@ -41,6 +41,17 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_kind ON outbox (kind, id);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('seq', 0);
+-- Entries the broker refused (MQTT 5 reason code): kept, never sent again unless requeued.
+CREATE TABLE IF NOT EXISTS refused (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT    NOT NULL,
+    topic       TEXT    NOT NULL,
+    qos         INTEGER NOT NULL,
+    seq         INTEGER,
+    payload     BLOB    NOT NULL,
+    reason      TEXT    NOT NULL,
+    refused_at  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
 """
 
 
@@ -80,6 +91,7 @@ class Outbox(ThreadedSqlite):
         self.telemetry_budget_bytes = telemetry_budget_bytes
         self.telemetry_max_rows = telemetry_max_rows
         self._count = 0
+        self._refused = 0
         self._telemetry_rows = 0
         self._telemetry_bytes = 0
         self.shed_total = 0
@@ -96,7 +108,11 @@ class Outbox(ThreadedSqlite):
             (Kind.TELEMETRY.value,),
         ).fetchone()
         self._telemetry_rows, self._telemetry_bytes = rows, size
+        self._refused = db.execute("SELECT COUNT(*) FROM refused").fetchone()[0]
         log.info("outbox %s opened with %d waiting", self.path, self._count)
+        if self._refused:
+            log.warning("outbox %s holds %d entries the broker refused (a sync command sends "
+                        "them again)", self.path, self._refused)
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -202,12 +218,100 @@ class Outbox(ThreadedSqlite):
         self._telemetry_rows -= rows
         self._telemetry_bytes -= size
 
+    async def refuse(self, refusals: Sequence[tuple[int, str]]) -> None:
+        """Move entries the broker refused, with its reasons, to the refused table."""
+        if refusals:
+            await self._call(self._refuse, list(refusals))
+
+    def _refuse(self, refusals: list[tuple[int, str]]) -> None:
+        db = self._conn
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            moved = 0
+            for entry_id, reason in refusals:
+                row = db.execute(
+                    "SELECT kind, LENGTH(payload) FROM outbox WHERE id = ?", (entry_id,)
+                ).fetchone()
+                if row is None:
+                    continue  # shed meanwhile
+                db.execute(
+                    "INSERT OR REPLACE INTO refused (id, kind, topic, qos, seq, payload, reason) "
+                    "SELECT id, kind, topic, qos, seq, payload, ? FROM outbox WHERE id = ?",
+                    (reason, entry_id),
+                )
+                db.execute("DELETE FROM outbox WHERE id = ?", (entry_id,))
+                moved += 1
+                if row[0] == Kind.TELEMETRY.value:
+                    self._telemetry_rows -= 1
+                    self._telemetry_bytes -= row[1]
+            shed = self._shed_refused()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._count -= moved
+        self._refused += moved - shed
+        if shed:
+            self.shed_total += shed
+            log.warning("refused telemetry over the budget: shed %d oldest readings", shed)
+
+    def _shed_refused(self) -> int:
+        """Delete the oldest refused telemetry over the telemetry budget (a box refused for
+        days must not fill its disk); requests and events are never shed."""
+        rows = self._conn.execute(
+            "SELECT id, LENGTH(payload) FROM refused WHERE kind = ? ORDER BY id DESC",
+            (Kind.TELEMETRY.value,),
+        ).fetchall()
+        size, victims = 0, []
+        for entry_id, length in rows:
+            size += length
+            if size > self.telemetry_budget_bytes:
+                victims.append((entry_id,))
+        self._conn.executemany("DELETE FROM refused WHERE id = ?", victims)
+        return len(victims)
+
+    async def requeue_refused(self) -> int:
+        """Queue every refused entry again, oldest first, after what waits now; how many."""
+        moved: int = await self._call(self._requeue_refused)
+        if moved:
+            self.changed.set()
+        return moved
+
+    def _requeue_refused(self) -> int:
+        db = self._conn
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # New ids at the end of the queue; seq and payload stay as they were.
+            rows, size = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM refused WHERE kind = ?",
+                (Kind.TELEMETRY.value,),
+            ).fetchone()
+            moved = db.execute(
+                "INSERT INTO outbox (kind, topic, qos, seq, payload) "
+                "SELECT kind, topic, qos, seq, payload FROM refused ORDER BY id"
+            ).rowcount
+            db.execute("DELETE FROM refused")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._count += moved
+        self._refused = 0
+        self._telemetry_rows += rows
+        self._telemetry_bytes += size
+        return moved
+
     # -- figures -----------------------------------------------------------------------------
 
     @property
     def backlog(self) -> int:
         """Entries waiting for PUBACK, as the heartbeat's ``outbox`` reports it."""
         return self._count
+
+    @property
+    def refused(self) -> int:
+        """Entries the broker refused, kept in the refused table."""
+        return self._refused
 
     @property
     def telemetry_bytes(self) -> int:

@@ -76,6 +76,8 @@ class EdgeLive:
     beat_ts: datetime | None = None
     #: The outbox of the heartbeat before the newest: a backlog above it is rising.
     outbox_before: int | None = None
+    #: Messages the broker refused, kept on the box (its newest heartbeat).
+    outbox_refused: int = 0
     health: dict[str, DeviceHealthLive] = field(default_factory=dict)
 
 
@@ -308,6 +310,7 @@ def _take_heartbeat(live: EdgeLive, beat: Heartbeat) -> None:
     """The box's figures and each listed device's health; the previous ones become "before"."""
     live.outbox_before = live.outbox if live.beat_ts is not None else None
     live.beat_ts, live.outbox, live.uptime_s = beat.ts, beat.outbox, beat.uptime_s
+    live.outbox_refused = beat.outbox_refused
     live.cpu_pct, live.mem_pct, live.disk_pct = beat.cpu_pct, beat.mem_pct, beat.disk_pct
     live.temp_c = beat.temp_c
     for device, health in beat.devices.items():

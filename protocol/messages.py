@@ -101,6 +101,8 @@ class Heartbeat(Message):
     disk_pct: Pct | None = None
     temp_c: float | None = None
     outbox: Annotated[int, Field(ge=0)] = 0
+    #: Messages the broker refused (MQTT 5 reason code), kept on the box until a ``sync``.
+    outbox_refused: Annotated[int, Field(ge=0)] = 0
     devices: dict[Ident, DeviceHealth] = Field(default_factory=dict, max_length=256)
 
 

@@ -34,6 +34,7 @@ class RuleName(StrEnum):
     DEVICE_SILENT = "device_silent"
     DEVICE_ERRORS = "device_errors"
     OUTBOX_GROWING = "outbox_growing"
+    MESSAGES_REFUSED = "messages_refused"
     DISK_FULL = "disk_full"
     CPU_HOT = "cpu_hot"
     CO2_HIGH = "co2_high"
@@ -53,6 +54,7 @@ SEVERITY = {
     RuleName.DEVICE_SILENT: Severity.WARNING,
     RuleName.DEVICE_ERRORS: Severity.WARNING,
     RuleName.OUTBOX_GROWING: Severity.WARNING,
+    RuleName.MESSAGES_REFUSED: Severity.WARNING,
     RuleName.CPU_HOT: Severity.WARNING,
     RuleName.CO2_HIGH: Severity.WARNING,
     RuleName.PM25_HIGH: Severity.WARNING,
@@ -212,6 +214,15 @@ def _box(out: _Collector, edge: EdgeLive, r: AlertRules, now: datetime) -> None:
             out.add(RuleName.OUTBOX_GROWING, s, e, "", "", edge.outbox, r.outbox_limit,
                     f"Hàng đợi gửi của hộp {e} đang tăng: {edge.outbox} tin",
                     f"Outbox of edge {e} growing: {edge.outbox} messages", key)
+    if RuleName.MESSAGES_REFUSED not in off and edge.outbox_refused > 0:
+        # Nothing is lost (the box keeps them) but nothing more gets through on those topics
+        # until the broker's ACL or the box's login is mended and a sync sends them again.
+        n = edge.outbox_refused
+        out.add(RuleName.MESSAGES_REFUSED, s, e, "", "", n, 0,
+                f"Broker từ chối {n} tin của hộp {e} (kiểm tra ACL, tài khoản; "
+                f"sửa xong gửi lệnh sync)",
+                f"Broker refused {n} messages of edge {e} (check its ACL and login; "
+                f"then send it sync)")
 
 
 def _devices(out: _Collector, edge: EdgeLive, r: AlertRules, now: datetime,

@@ -103,6 +103,30 @@ async def test_budget_counters_are_rebuilt_on_open(tmp_path: Path) -> None:
         assert [e.payload[:1] for e in await box.peek()] == [b"1", b"2", b"3"]
 
 
+async def test_refused_entries_are_kept_counted_requeued_and_their_telemetry_bounded(
+        tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    async with Outbox(path, telemetry_budget_bytes=300) as box:
+        tel = [await box.put("tel", bytes([48 + i]) * 100, 1, Kind.TELEMETRY) for i in range(3)]
+        event = await box.put("ev", b"e" * 1000, 1, Kind.EVENT)
+        await box.refuse([(tel[0].id, "Not authorized"), (event.id, "Not authorized"),
+                          (999, "Not authorized")])  # an unknown id (shed meanwhile): skipped
+        assert (box.backlog, box.refused, box.telemetry_bytes) == (2, 2, 200)
+        # Refused telemetry has a budget of the same size: the oldest goes first.
+        more = [await box.put("tel", b"m" * 100, 1, Kind.TELEMETRY) for _ in range(3)]
+        await box.refuse([(e.id, "Quota exceeded") for e in [*tel[1:], *more]])
+        assert box.refused == 4  # the event and the three newest readings
+        assert box.shed_total >= 2
+    async with Outbox(path, telemetry_budget_bytes=300) as box:
+        assert (box.backlog, box.refused) == (0, 4)  # counted again on open
+        assert await box.requeue_refused() == 4
+        assert box.refused == 0 and box.backlog == 4 == await box.count()
+        requeued = await box.peek()
+        assert [e.payload[:1] for e in requeued] == [b"e", b"m", b"m", b"m"]
+        assert [e.id for e in requeued] == sorted(e.id for e in requeued)
+        assert box.telemetry_bytes == 300
+
+
 async def test_database_is_wal_with_full_sync(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite"
     async with Outbox(path) as box:

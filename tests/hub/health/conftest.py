@@ -78,10 +78,10 @@ def birth(ts: datetime, fw: str = "2.0.1", room: str = ROOM) -> Status:
 
 
 def beat(ts: datetime, *, disk: float = 40.0, temp: float = 55.0, outbox: int = 0,
-         errors: int = 0, ok: bool = True) -> Heartbeat:
+         errors: int = 0, ok: bool = True, outbox_refused: int = 0) -> Heartbeat:
     """A heartbeat; the CO2 sensor's health takes ``ok`` and ``errors``."""
     return Heartbeat(ts=ts, uptime_s=3600.0, cpu_pct=12.0, mem_pct=35.0, disk_pct=disk,
-                     temp_c=temp, outbox=outbox, devices={
+                     temp_c=temp, outbox=outbox, outbox_refused=outbox_refused, devices={
                          "co2-1": DeviceHealth(ok=ok, errors=errors, last_ts=ts),
                          "pm-1": DeviceHealth(ok=True, errors=0, last_ts=ts),
                          "door-1": DeviceHealth(ok=True, errors=0)})

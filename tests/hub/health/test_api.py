@@ -138,7 +138,7 @@ def test_edges_devices_and_the_inventory(hub: tuple[httpx.Client, FastAPI],
         "school": SCHOOL, "edge": EDGE, "state": "online", "since": None, "last_seen": None,
         "last_reading": None,
         "fw": "2.2.0", "uptime_s": 60.0, "cpu_pct": 21.0, "mem_pct": 40.0, "disk_pct": 55.5,
-        "temp_c": 61.0, "outbox": 3, "rooms": [ROOM], "devices_total": 3,
+        "temp_c": 61.0, "outbox": 3, "outbox_refused": 0, "rooms": [ROOM], "devices_total": 3,
         "devices_failing": 1, "errors": 5, "alerts_open": 0}
     assert [e["edge"] for e in edges(mine, room="a101")] == [EDGE]
     assert edges(mine, room="B203") == [] and edges(mine, state="offline") == []

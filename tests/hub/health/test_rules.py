@@ -114,6 +114,21 @@ def test_outbox_fires_when_over_the_limit_and_rising_and_clears_when_draining() 
         outbox_limit=5000)}) == {}
 
 
+def test_messages_the_broker_refused_are_an_alert_until_a_sync_sends_them() -> None:
+    live = LiveState()
+    online_edge(live, T0)
+    assert run(live, T0 + timedelta(seconds=2)) == {}
+    heartbeat(live, T0 + timedelta(seconds=30), outbox_refused=12)
+    found = run(live, T0 + timedelta(seconds=31))
+    refused = found[key(RuleName.MESSAGES_REFUSED)]
+    assert refused.value == 12 and refused.severity == "warning"
+    assert "12" in refused.en and "sync" in refused.en and "từ chối" in refused.vi
+    assert run(live, T0 + timedelta(seconds=31), rules={SCHOOL: AlertRules(
+        disabled=(RuleName.MESSAGES_REFUSED,))}) == {}
+    heartbeat(live, T0 + timedelta(seconds=60), outbox_refused=0)  # requeued and delivered
+    assert run(live, T0 + timedelta(seconds=61)) == {}
+
+
 def test_a_stale_heartbeat_arriving_late_changes_nothing() -> None:
     live = LiveState()
     online_edge(live, T0)
