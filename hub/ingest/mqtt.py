@@ -422,9 +422,12 @@ class MqttLink:
                 pass  # the loop is closed: the broker redelivers next session
 
     def publish(self, topic: str, payload: bytes, qos: int = 1,
-                correlation: bytes | None = None) -> None:
-        """Publish one message of ours (from any thread)."""
-        props = {} if correlation is None else {"correlation_data": correlation}
+                correlation: bytes | None = None, expiry_s: int | None = None) -> None:
+        """Publish one message of ours (from any thread); ``expiry_s``: MQTT 5 message expiry,
+        after which the broker drops it if still undelivered (ignored on MQTT 3.1.1)."""
+        props: dict[str, Any] = {} if correlation is None else {"correlation_data": correlation}
+        if expiry_s is not None and self.v5:
+            props["message_expiry_interval"] = expiry_s
         if self._loop is None:
             return
         if threading.get_ident() == self._loop_thread_id:

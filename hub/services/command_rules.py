@@ -54,6 +54,13 @@ COMMANDS: dict[str, type[_Args]] = {
 }
 
 
+#: Commands with a physical effect: the broker drops them at their deadline (MQTT 5 message
+#: expiry) rather than keep them for a box that is away, so a box back after hours does not
+#: reboot or switch a board by surprise. The others wait in the box's session and may be
+#: answered late (``late_ok``).
+EXPIRE_AT_DEADLINE = frozenset({"reboot", "board.power"})
+
+
 @dataclass(frozen=True, slots=True)
 class CommandRequest:
     """A validated request to send one command."""
@@ -61,6 +68,11 @@ class CommandRequest:
     cmd: str
     args: dict[str, Any]
     timeout_s: float
+
+    @property
+    def expiry_s(self) -> int | None:
+        """Seconds the broker may keep the command for an absent box; None: its session's."""
+        return max(1, round(self.timeout_s)) if self.cmd in EXPIRE_AT_DEADLINE else None
 
 
 def _bad(field: str, vi: str, en: str) -> CommandError:

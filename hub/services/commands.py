@@ -45,7 +45,8 @@ SWEEP_EVERY_S = 0.5
 SWEEP_BATCH = 500
 HISTORY_MAX = 200
 
-Publish = Callable[[str, bytes, int, bytes | None], None]
+#: ``(topic, payload, qos, correlation data, message expiry in seconds or None)``.
+Publish = Callable[[str, bytes, int, bytes | None, int | None], None]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -199,7 +200,7 @@ class CommandService:
             _known_edge(session, school, edge)
             session.add(row)
         # After the commit: an ack can never arrive for a command the database does not know.
-        self.publish(topics.cmd(school, edge), command.to_json(), 1, None)
+        self.publish(topics.cmd(school, edge), command.to_json(), 1, None, request.expiry_s)
         self.counters.sent.labels(request.cmd).inc()
         log.info("command %s (%s) sent to %s/%s by %s (%s)", command.id, request.cmd, school,
                  edge, sent_by, sent_role)

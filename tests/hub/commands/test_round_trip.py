@@ -4,6 +4,7 @@ agent once, and the CLI."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -109,3 +110,24 @@ def test_reboot_restarts_the_agent_after_its_ack_and_a_redelivery_does_not_again
     log = box.child.log()
     assert log.count("reboot: restarting the agent") == 1
     assert "seen before: answered with its stored ack" in log
+
+
+def test_a_reboot_for_a_box_that_is_away_expires_at_its_deadline(
+    hub: HubUnderTest, edge_box: Callable[..., EdgeBox]
+) -> None:
+    """Unlike identify above, a reboot is not kept for the box: it must not restart hours later."""
+    box = edge_box(reboot_command=[]).start(hub)
+    assert box.stop() == 0
+    admin = hub.bearer(Role.ADMIN, "admin-so-gd", school=None)
+    reboot = hub.send(admin, "reboot", timeout_s=1).json()["id"]
+    assert hub.wait_state(admin, reboot, lambda state: state != "sent")["state"] == "timeout"
+    # Broker-side expiry has nothing to wait on: let its whole seconds pass (Mosquitto counts
+    # them from receipt, at one-second resolution).
+    time.sleep(1.5)
+    box.start(hub)
+    # The session delivers in order: had the reboot been kept, it would come before this.
+    identify = hub.send(admin, "identify").json()["id"]
+    assert hub.wait_state(admin, identify, lambda state: state != "sent")["state"] == "ok"
+    assert hub.record(admin, reboot)["state"] == "timeout"
+    assert box.child.alive()
+    assert "reboot: restarting the agent" not in box.child.log()
