@@ -90,8 +90,10 @@ async def test_refused_entries_leave_the_queue_for_the_refused_table_and_sync_re
             await hub.publish(topics.cmd(SCHOOL, EDGE), sync.to_json())
             await hub.wait(lambda ms: len([m for m in ms if m.topic == event]) == 3, timeout=20)
             assert [json.loads(m.payload)["n"] for m in hub.on(event)] == [1, 3, 5]
+            ack_topic = topics.cmd_ack(SCHOOL, EDGE)
+            await hub.wait(lambda ms: any(m.topic == ack_topic for m in ms))
             ack = next(decode_as(CommandAck, m.payload) for m in hub.messages
-                       if m.topic.endswith("/cmd/ack"))
+                       if m.topic == ack_topic)
             assert ack.re == sync.id and ack.data["requeued"] == 3
             await _until(lambda: agent.outbox.refused == 0 and agent.outbox.backlog == 0)
             assert _refused_rows(config.outbox.path) == []
