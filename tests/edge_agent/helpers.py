@@ -120,10 +120,11 @@ class Collector:
         ok = await asyncio.to_thread(self.wait_blocking, lambda: predicate(self.messages), timeout)
         assert ok, f"condition not met in {timeout}s; got {len(self.messages)} messages"
 
-    async def subscribed(self, timeout: float = 10.0) -> None:
-        """Wait until the first SUBACK arrived."""
-        ok = await asyncio.to_thread(self.wait_blocking, lambda: self._subscribed > 0, timeout)
-        assert ok, "no SUBACK"
+    async def subscribed(self, timeout: float = 10.0, times: int = 1) -> None:
+        """Wait until ``times`` SUBACKs arrived (one per connection: a reconnect makes two)."""
+        ok = await asyncio.to_thread(
+            self.wait_blocking, lambda: self._subscribed >= times, timeout)
+        assert ok, f"fewer than {times} SUBACKs"
 
     def on(self, topic: str) -> list[Received]:
         """What arrived on ``topic`` so far."""

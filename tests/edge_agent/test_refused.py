@@ -82,10 +82,13 @@ async def test_refused_entries_leave_the_queue_for_the_refused_table_and_sync_re
             assert (beat.outbox, beat.outbox_refused) == (0, 3)
 
             # The ACL is mended; a technician sends sync: the kept events go out, in order.
+            connections = agent.link.connections
             await asyncio.to_thread(broker.stop)
             broker.refuse_events = False
             await asyncio.to_thread(broker.start)
-            await asyncio.wait_for(agent.link.connected.wait(), 10)
+            await _until(lambda: agent.link.connections > connections
+                         and agent.link.connected.is_set())
+            await hub.subscribed(times=2)
             sync = Command(id=uuid.uuid4(), cmd="sync")
             await hub.publish(topics.cmd(SCHOOL, EDGE), sync.to_json())
             await hub.wait(lambda ms: len([m for m in ms if m.topic == event]) == 3, timeout=20)
