@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -22,13 +23,22 @@ def alembic_config(db_url: str) -> Config:
 
 def upgrade_to_head(db_url: str) -> None:
     """Create or upgrade the schema of ``db_url`` to the newest revision."""
+    # "heads", not "head": a database left on a branch by an older hub still upgrades if a new
+    # branch ever appears; tests/hub/test_migrations.py keeps it to one.
+    _migrate(db_url, command.upgrade, "heads")
+
+
+def downgrade(db_url: str, revision: str) -> None:
+    """Take the schema of ``db_url`` back to ``revision`` (``base``: no tables at all)."""
+    _migrate(db_url, command.downgrade, revision)
+
+
+def _migrate(db_url: str, step: Callable[[Config, str], None], revision: str) -> None:
     engine = make_engine(db_url)
     try:
         with engine.begin() as connection:
             config = alembic_config(db_url)
             config.attributes["connection"] = connection
-            # "heads", not "head": a database left on a branch by an older hub still upgrades
-            # if a new branch ever appears; tests/hub/test_migrations.py keeps it to one.
-            command.upgrade(config, "heads")
+            step(config, revision)
     finally:
         engine.dispose()

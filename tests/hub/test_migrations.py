@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from alembic.script import ScriptDirectory
 
 from hub.db.engine import make_engine
-from hub.db.migrate import alembic_config, upgrade_to_head
+from hub.db.migrate import alembic_config, downgrade, upgrade_to_head
 
 
 def test_the_migrations_have_one_head() -> None:
@@ -31,14 +30,7 @@ def test_upgrade_downgrade_and_upgrade_again(db: str, request: pytest.FixtureReq
     upgrade_to_head(db_url)
     tables = _tables(db_url)
     assert {"edges", "devices", "students", "ledger_entries", "alerts", "commands"} <= tables
-    engine = make_engine(db_url)
-    try:
-        with engine.begin() as connection:
-            config = alembic_config(db_url)
-            config.attributes["connection"] = connection
-            command.downgrade(config, "base")
-    finally:
-        engine.dispose()
+    downgrade(db_url, "base")
     assert _tables(db_url) == set()
     upgrade_to_head(db_url)
     assert _tables(db_url) == tables
