@@ -139,30 +139,35 @@ class Link:
         log.info("reload requested by command %s (configuration is read at start)", command.id)
         return Code.CMD_OK, {}
 
-    async def _answer(self, client: aiomqtt.Client, payload: bytes) -> None:
+    async def _answer(self, client: CheckedClient, message: aiomqtt.Message) -> None:
+        payload = message.payload if isinstance(message.payload, bytes) else b""
         reply = await self.commands.answer(payload)
         if reply is None:
+            client.ack(message)
             return
         # QoS 1: this returns once the broker has the ack (PUBACK), and only then may an
         # effect such as a reboot take the box away.
         await client.publish(self._ack_topic, reply.ack, qos=1)
+        # Only now is the command done with: a box that died before this gets it again (and
+        # answers a command id it has seen with the stored ack).
+        client.ack(message)
         if reply.after_ack is not None:
             try:
                 await reply.after_ack()
             except Exception:  # noqa: BLE001 - the ack is out; the failure is logged
                 log.exception("command effect after the ack failed")
 
-    async def _commands(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
+    async def _commands(self, client: CheckedClient, tg: asyncio.TaskGroup) -> None:
         # The iterator raises MqttError when the connection drops: that ends the session.
         async for message in client.messages:
+            if message.topic.matches(self._cmd_topic):
+                tg.create_task(self._answer(client, message), name="link-command")
+                continue  # acknowledged once answered
             if message.topic.matches(self._resp_topic):
                 self._response(message.payload if isinstance(message.payload, bytes) else b"")
-                continue
-            if not message.topic.matches(self._cmd_topic):
+            else:
                 log.warning("message on unexpected topic %s ignored", message.topic)
-                continue
-            payload = message.payload if isinstance(message.payload, bytes) else b""
-            tg.create_task(self._answer(client, payload), name="link-command")
+            client.ack(message)
 
     # -- outbox ------------------------------------------------------------------------------
 

@@ -7,6 +7,10 @@ from paho's own PUBACK callback: Mosquitto 2.0 closes the connection right after
 authorized" PUBACK, which cancels the task awaiting the publish, so the verdict must be taken
 where it arrives. MQTT 3.1.1 has no reason codes: a broker that drops a forbidden message still
 acknowledges it as delivered.
+
+Incoming messages are acknowledged by the caller (``ack``), not on arrival: a command is acked
+to the broker once it is answered, so one that reaches a box dying before it could answer is
+delivered again when the box is back.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class CheckedClient(aiomqtt.Client):
     def __init__(self, *args: Any, on_refused: RefusalHandler,  # noqa: ANN401 - aiomqtt's
                  **kwargs: Any) -> None:  # noqa: ANN401
         super().__init__(*args, **kwargs)
+        self._client.manual_ack_set(True)
         self.on_refused = on_refused
         #: Tags of publishes awaiting their PUBACK, by packet id.
         self._tags: dict[int, object] = {}
@@ -51,6 +56,11 @@ class CheckedClient(aiomqtt.Client):
         if tag is not None and getattr(reason_code, "is_failure", False):
             self.on_refused(tag, str(reason_code))
         super()._on_publish(client, userdata, mid, reason_code, properties)
+
+    def ack(self, message: aiomqtt.Message) -> None:
+        """Acknowledge an incoming message to the broker (every one must be, once handled)."""
+        if message.qos:
+            self._client.ack(message.mid, message.qos)
 
     async def publish_tagged(self, tag: object, topic: str, payload: bytes, *, qos: int,
                              properties: Properties | None = None,

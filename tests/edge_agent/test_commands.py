@@ -181,3 +181,34 @@ async def test_a_command_waits_for_a_box_that_was_away(
             await hub.wait(lambda ms: bool(acks_for(ms, command)))
             assert agent.link.identify_requested.is_set()
     assert decode_as(CommandAck, acks_for(hub.messages, command)[0].payload).ok
+
+
+async def test_a_command_cut_off_before_its_answer_is_delivered_again(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """The box acknowledges a command to the broker only once it has answered it."""
+    relay = await TcpRelay(mosquitto.host, mosquitto.port).start()
+    try:
+        calls: list[str] = []
+        release = asyncio.Event()
+
+        async def slow(command: Command) -> tuple[Code, dict[str, Any]]:
+            calls.append(str(command.id))
+            await release.wait()
+            return Code.CMD_OK, {"calls": len(calls)}
+
+        command = Command(id=uuid.uuid4(), cmd="slow")
+        async with hub_side(mosquitto) as hub, running(
+                edge_config(mosquitto, tmp_path, url=relay.url)) as agent:
+            agent.link.on_command("slow", slow)
+            await hub.publish(CMD, command.to_json())
+            await until(lambda: len(calls) == 1)
+            relay.cut()  # the line drops while the command is being carried out
+            # Back online, the broker delivers the unanswered command again.
+            await until(lambda: agent.link.connections == 2 and len(calls) == 2)
+            release.set()
+            await hub.wait(lambda ms: bool(acks_for(ms, command)), timeout=20)
+            acks = [decode_as(CommandAck, m.payload) for m in acks_for(hub.messages, command)]
+            assert [(a.ok, a.data) for a in acks] == [(True, {"calls": 2})]
+    finally:
+        await relay.close()
