@@ -2,6 +2,8 @@
 
 Every API route declares who may call it with ``Depends(require(Role.ADMIN, Role.STAFF))``;
 the route then checks the object itself (``principal.can_see_school``, ``can_see_student``).
+The live views (walls' JSON and event streams) take the token from a cookie too, set once by
+``/wall/login?token=...`` or ``POST /api/v1/session``: a browser's EventSource sends no headers.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Role(StrEnum):
     PARENT = "parent"  # their own children only
     TECHNICIAN = "technician"  # devices of their school (or all, without a school)
     EDGE = "edge"  # an edge box fetching its school's snapshots
+    WALL = "wall"  # a live-wall display: the live views, read only
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,8 @@ class Principal:
     role: Role
     school: str | None = None
     students: frozenset[int] = field(default_factory=frozenset)
+    #: When the token runs out (Unix seconds; 0: not known). Not part of who the caller is.
+    expires_at: int = field(default=0, compare=False)
 
     def can_see_school(self, school: str) -> bool:
         """Admins see every school; others only the one in their token."""
@@ -82,7 +87,7 @@ class TokenSigner:
         school = claims.get("school")
         if school is not None and not isinstance(school, str):
             raise jwt.InvalidTokenError("bad school claim")
-        return Principal(str(claims["sub"]), role, school, students)
+        return Principal(str(claims["sub"]), role, school, students, int(claims["exp"]))
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -101,13 +106,41 @@ def principal(
     """The caller, from ``Authorization: Bearer <token>``; 401 when missing or invalid."""
     if credentials is None:
         raise _unauthorized("Thiếu mã truy cập", "Missing bearer token")
+    return verify_token(request, credentials.credentials)
+
+
+#: The cookie a browser keeps its token in for the live views (EventSource sends no headers).
+SESSION_COOKIE = "ss_session"
+#: Who may watch the live views (walls, and the console's change stream).
+LIVE_VIEWERS = frozenset({Role.ADMIN, Role.STAFF, Role.TECHNICIAN, Role.WALL})
+
+
+def verify_token(request: Request, token: str) -> Principal:
+    """The principal of ``token`` for this app; 401 when it is expired or invalid."""
     signer: TokenSigner = request.app.state.tokens
     try:
-        return signer.verify(credentials.credentials)
+        return signer.verify(token)
     except jwt.ExpiredSignatureError:
         raise _unauthorized("Mã truy cập đã hết hạn", "Token expired") from None
     except jwt.InvalidTokenError:
         raise _unauthorized("Mã truy cập không hợp lệ", "Invalid token") from None
+
+
+def live_viewer(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """A caller allowed the live views, by bearer token or by the session cookie."""
+    token = credentials.credentials if credentials is not None else request.cookies.get(
+        SESSION_COOKIE)
+    if not token:
+        raise _unauthorized("Màn hình chưa đăng nhập: mở /wall/login?token=…",
+                            "This display is not signed in: open /wall/login?token=…")
+    caller = verify_token(request, token)
+    if caller.role not in LIVE_VIEWERS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            detail={"vi": "Không có quyền", "en": "Forbidden"})
+    return caller
 
 
 def require(*roles: Role) -> Any:

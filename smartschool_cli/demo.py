@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: How long the demo's wall displays stay signed in.
+WALL_TOKEN_TTL_S = 30 * 24 * 3600
+
 
 @dataclass(frozen=True, slots=True)
 class DemoOptions:
@@ -155,17 +158,28 @@ async def _demo(options: DemoOptions, console: Console) -> int:
         technician_file = _token_file(
             options.data_dir / "technician-token.txt",
             signer.issue("demo-technician", Role.TECHNICIAN, school=SCHOOL_ID))
+        # A display stays signed in for its token's life: a month for the demo's walls.
+        wall_token = signer.issue("demo-wall", Role.WALL, ttl_s=WALL_TOKEN_TTL_S)
+        _token_file(options.data_dir / "wall-token.txt", wall_token)
         async with asyncio.TaskGroup() as tasks:
             simulation = tasks.create_task(students.run(), name="demo-students")
             console.print(_banner(options, broker, influx, rooms, roster, agents))
             console.print(_api_example(options, token, token_file), soft_wrap=True)
             console.print(f"[bold]Technician token / Mã kỹ thuật viên[/] for the console / cho "
                           f"trang kỹ thuật: {technician_file}", soft_wrap=True)
+            console.print(f"[bold]Open the live wall / Mở màn hình giám sát[/] (signs this "
+                          f"browser in / đăng nhập trình duyệt này): "
+                          f"{_base(options)}/wall/login?token={wall_token}&next=wall",
+                          soft_wrap=True)
             await stop.wait()
             simulation.cancel()
         console.print("Stopping the demo school / Đang dừng…")
     console.print("Stopped cleanly / Đã dừng.")
     return 0
+
+
+def _base(options: DemoOptions) -> str:
+    return f"http://{options.host}:{options.http_port}"
 
 
 def _token_file(path: Path, token: str) -> Path:
@@ -182,7 +196,7 @@ def _screen(agent: EdgeAgent, device: str) -> str:
 
 def _banner(options: DemoOptions, broker: DemoBroker, influx: DemoInflux, rooms: list[DemoRoom],
             roster: DemoRoster, agents: dict[str, EdgeAgent]) -> Panel:
-    base = f"http://{options.host}:{options.http_port}"
+    base = _base(options)
     wall = f"{base}/wall"
     classes = [r for r in rooms if r.is_classroom]
     nfc = sum(1 for s in roster.students if s.nfc_card)
@@ -195,7 +209,7 @@ def _banner(options: DemoOptions, broker: DemoBroker, influx: DemoInflux, rooms:
         f"InfluxDB: {influx.label}",
         f"Hub API: {base}/docs   metrics: /metrics",
         f"Live wall / Màn hình giám sát: [bold green]{wall}[/]   city / toàn thành phố: "
-        f"[green]{wall}/city[/]",
+        f"[green]{wall}/city[/]  (sign in below / đăng nhập ở dưới)",
         f"Technicians' console / Trang kỹ thuật viên: [green]{base}/console[/]",
         f"Door screen / Màn hình cửa lớp {classes[0].name}: "
         f"[cyan]{_screen(agents[classes[0].edge], DOOR_READER)}[/]",

@@ -120,7 +120,8 @@ def sim(
 
 @app.command()
 def token(
-    role: Annotated[str, typer.Option(help="admin, staff, cashier, parent, technician or edge.")],
+    role: Annotated[str, typer.Option(
+        help="admin, staff, cashier, parent, technician, edge or wall (a live-wall display).")],
     subject: Annotated[str, typer.Option(help="Who the token is for (a user or an edge id).")],
     school: Annotated[str | None, typer.Option(help="The school the token is limited to.")] = None,
     student: Annotated[

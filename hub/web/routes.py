@@ -3,21 +3,28 @@
 ``/wall`` shows every room; ``/wall/city`` the whole city by area. Everything here reads
 ``request.app.state.live`` (a ``hub.live.LiveState``); the city wall also reads schools' names
 and areas through ``app.state.engine`` now and then, and its map from ``app.state.settings``,
-both optional, so any app that sets ``live`` can include this router.
+both optional, so any app that sets ``live`` and ``tokens`` (a ``hub.auth.TokenSigner``) can
+include this router.
+
+The pages are public; the data behind them needs a live viewer's token (admin, staff,
+technician or wall), from ``Authorization`` or the session cookie that ``/wall/login?token=``
+(a display opened once with its token) or ``POST /api/v1/session`` (the console) sets.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
 from starlette.responses import Response
 
+from hub.auth import LIVE_VIEWERS, SESSION_COOKIE, Principal, live_viewer, principal, verify_token
 from hub.live import LiveState
 from hub.web.areas import DEFAULT_AREA_MAP, load_area_map
 from hub.web.city import CityView
@@ -40,6 +47,10 @@ _MEDIA_TYPES = {
 _NO_CACHE = {"Cache-Control": "no-cache"}
 
 router = APIRouter(tags=["live wall"])
+#: The live data: every route of it needs a live viewer.
+live_router = APIRouter(tags=["live wall"], dependencies=[Depends(live_viewer)])
+#: Where ``/wall/login`` may send the browser, relative so that a path prefix of a proxy holds.
+_LOGIN_NEXT = {"wall": "../wall", "city": "../wall/city", "console": "../console"}
 
 
 def live_streams(app: FastAPI) -> LiveStreams:
@@ -95,6 +106,52 @@ async def city_wall() -> FileResponse:
     return FileResponse(STATIC_DIR / "city.html", media_type="text/html", headers=_NO_CACHE)
 
 
+@router.get("/wall/login", include_in_schema=False)
+async def wall_login(request: Request, token: str = "", next: str = "wall") -> Response:
+    """Sign a display in with its token (kept in a cookie), then show the page ``next``."""
+    caller = _live_viewer_token(request, token)
+    response = RedirectResponse(_LOGIN_NEXT.get(next, "../wall"), status_code=303)
+    _set_session(request, response, token, caller)
+    return response
+
+
+@router.post("/api/v1/session", status_code=204, response_class=Response)
+async def open_session(request: Request,
+                       caller: Principal = Depends(principal)) -> Response:  # noqa: B008
+    """Keep the bearer token in the session cookie, for the live streams of this browser."""
+    if caller.role not in LIVE_VIEWERS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            detail={"vi": "Không có quyền", "en": "Forbidden"})
+    token = request.headers["authorization"].split(" ", 1)[1].strip()
+    response = Response(status_code=204)
+    _set_session(request, response, token, caller)
+    return response
+
+
+@router.delete("/api/v1/session", status_code=204, response_class=Response)
+async def close_session() -> Response:
+    """Forget the session cookie."""
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _live_viewer_token(request: Request, token: str) -> Principal:
+    caller = verify_token(request, token)
+    if caller.role not in LIVE_VIEWERS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            detail={"vi": "Mã này không xem được màn hình giám sát",
+                                    "en": "This token cannot view the live walls"})
+    return caller
+
+
+def _set_session(request: Request, response: Response, token: str, caller: Principal) -> None:
+    # HttpOnly: no script reads it; Strict: no other site's page sends it.
+    response.set_cookie(SESSION_COOKIE, token, max_age=max(caller.expires_at - int(time.time()), 0),
+                        path="/", httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+
+
 @router.get("/wall/static/{name}", include_in_schema=False)
 async def wall_static(name: str) -> Response:
     """The wall's scripts, styles and images, from the installed package."""
@@ -105,14 +162,14 @@ async def wall_static(name: str) -> Response:
     return FileResponse(path, media_type=_MEDIA_TYPES[match.group(1)], headers=_NO_CACHE)
 
 
-@router.get("/api/v1/live")
+@live_router.get("/api/v1/live")
 async def live_snapshot(request: Request) -> dict[str, Any]:
     """Every edge's state and every device's latest values, with the live state's version."""
     live: LiveState = request.app.state.live
     return live.changes(0)
 
 
-@router.get("/api/v1/live/city")
+@live_router.get("/api/v1/live/city")
 async def city_snapshot(request: Request) -> dict[str, Any]:
     """The city's figures now: totals, every area of the map, every school."""
     view = city_view(request.app)
@@ -120,13 +177,13 @@ async def city_snapshot(request: Request) -> dict[str, Any]:
     return view.figures()
 
 
-@router.get("/api/v1/live/city/map")
+@live_router.get("/api/v1/live/city/map")
 async def city_map(request: Request) -> dict[str, Any]:
     """The area map the city wall draws (chosen by the ``wall_area_map`` setting)."""
     return city_view(request.app).area_map.model_dump(mode="json")
 
 
-@router.get("/api/v1/live/city/stream", response_model=None)
+@live_router.get("/api/v1/live/city/stream", response_model=None)
 async def city_stream(request: Request) -> Response:
     """Server-Sent Events: the city's figures, then again whenever a figure moves."""
     streams = live_streams(request.app)
@@ -135,7 +192,7 @@ async def city_stream(request: Request) -> Response:
     return _event_stream(city_events(streams, city_view(request.app), request.is_disconnected))
 
 
-@router.get("/api/v1/live/stream", response_model=None)
+@live_router.get("/api/v1/live/stream", response_model=None)
 async def live_stream(request: Request) -> Response:
     """Server-Sent Events: a snapshot (or what a reconnecting client missed), then changes."""
     streams = live_streams(request.app)
@@ -156,3 +213,7 @@ def _event_stream(events: AsyncIterator[str]) -> StreamingResponse:
     # Proxies such as nginx would otherwise hold events back in their buffers.
     return StreamingResponse(events, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+# Last, once the live routes above are defined: one router for the app to include.
+router.include_router(live_router)

@@ -40,7 +40,7 @@ from hub.services.people.manage import put_school
 from protocol import DeviceInfo, EdgeState, Status, Telemetry, topics
 from smartschool_cli.fleet_seed import seed_fleet
 from tests.e2e.procs import Child, wait_until
-from tests.e2e.school import Hub
+from tests.e2e.school import WALL_HEADERS, Hub
 
 PROBE_SCHOOL, PROBE_EDGE, PROBE_DEVICE = "do-tre-tuong", "probe", "co2-probe"
 PROBE_NAME, PROBE_AREA = "Đầu dò độ trễ của tường", "Quận 1"
@@ -132,7 +132,8 @@ class CityWatcher:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                with httpx.stream("GET", self.url, timeout=httpx.Timeout(30.0)) as response:
+                with httpx.stream("GET", self.url, timeout=httpx.Timeout(30.0),
+                                  headers=WALL_HEADERS) as response:
                     for line in response.iter_lines():
                         if self._stop.is_set():
                             return
@@ -276,7 +277,7 @@ def stop_fleet(fleet: Child, hub: Hub, timeout: float = 30) -> int:
     code = fleet.proc.wait(timeout)
 
     def all_offline() -> bool:
-        city = httpx.get(f"{hub.url}/api/v1/live/city", timeout=10).json()
+        city = httpx.get(f"{hub.url}/api/v1/live/city", timeout=10, headers=WALL_HEADERS).json()
         return bool(city["totals"]["edges_online"] == 0)
 
     wait_until(all_offline, 10, "every box of the fleet offline on the wall")

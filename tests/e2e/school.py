@@ -26,6 +26,9 @@ from tests.e2e.procs import Child, wait_until
 
 SCHOOL = "thpt-tran-dai-nghia"
 SECRET = "e2e-secret-" + "x" * 32
+#: A live-wall display's token, and its header for the live JSON and streams.
+WALL_TOKEN = TokenSigner(SECRET).issue("noc-wall", Role.WALL)
+WALL_HEADERS = {"Authorization": f"Bearer {WALL_TOKEN}"}
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng"]
 GIVEN = ["Thị Mai Anh", "Quốc Bảo", "Minh Châu", "Gia Huy", "Ngọc Hân", "Đức Khang",
          "Thu Trang", "Hoàng Long", "Khánh Linh", "Tuấn Kiệt"]
@@ -79,6 +82,10 @@ class Hub(Child):
             "SS_MQTT_URL": broker_url, "SS_MQTT_CLIENT_ID": "hub-e2e", "SS_MQTT_SHARED": "false",
             "SS_DB_URL": db_url, "SS_HTTP_PORT": str(self.port), "SS_JWT_SECRET": SECRET,
         })
+
+    def wall_login(self, page: str = "wall") -> str:
+        """The URL that signs a browser in as a wall display, then shows ``page``."""
+        return f"{self.url}/wall/login?token={WALL_TOKEN}&next={page}"
 
     @property
     def url(self) -> str:

@@ -50,13 +50,16 @@ def test_demo_school_live_wall_updates_and_stops_cleanly(page: Page, tmp_path: P
         deadline = time.monotonic() + 90
         wall = None
         while wall is None and time.monotonic() < deadline and demo.poll() is None:
-            match = re.search(r"(http://127\.0\.0\.1:\d+/wall)", "".join(output))
+            # The sign-in link the banner prints for the wall (its token kept in a cookie).
+            match = re.search(r"(http://127\.0\.0\.1:\d+/wall/login\?token=[\w.-]+&next=wall)",
+                              "".join(output))
             wall = match.group(1) if match else None
             time.sleep(0.1)
         assert wall, f"the demo printed no live-wall URL:\n{''.join(output)}"
         assert f"mqtt://127.0.0.1:{mqtt_port}" in "".join(output)
 
         page.goto(wall)
+        expect(page).to_have_url(re.compile(r"/wall$"))
         room = demo_rooms(3)[0]
         co2 = page.get_by_test_id(f"value-{SCHOOL_ID}-{room.edge}-co2-1-co2_ppm")
         expect(co2).to_have_text(re.compile(r"\d"), timeout=30_000)

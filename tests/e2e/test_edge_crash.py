@@ -11,7 +11,7 @@ from firmware_sim import make_simulator
 from hub.auth import Role, TokenSigner
 from smartschool_cli.localservers.mosquitto import Mosquitto
 from tests.e2e.procs import edge_process, wait_until, write_toml
-from tests.e2e.school import SECRET, Hub
+from tests.e2e.school import SECRET, WALL_HEADERS, Hub
 
 SCHOOL, EDGE = "thcs-tan-binh", "p-6a1"
 TECHNICIAN = TokenSigner(SECRET).issue("tech", Role.TECHNICIAN, school=SCHOOL)
@@ -22,7 +22,7 @@ def states(hub: Hub) -> tuple[str | None, str | None]:
     try:
         registry = httpx.get(f"{hub.url}/api/v1/devices", timeout=5,
                              headers={"Authorization": f"Bearer {TECHNICIAN}"}).json()["edges"]
-        live = httpx.get(f"{hub.url}/api/v1/live", timeout=5).json()
+        live = httpx.get(f"{hub.url}/api/v1/live", timeout=5, headers=WALL_HEADERS).json()
     except httpx.HTTPError:
         return None, None
     row = next((e for e in registry if e["edge"] == EDGE), None)

@@ -49,7 +49,7 @@ def test_city_wall_within_two_seconds_under_200_edges(
         # The wall itself, as the operations centre sees the fleet (after the timing: the
         # browser's work is not the hub's).
         page.set_viewport_size({"width": 1920, "height": 1080})
-        page.goto(f"{hub.url}/wall/city")
+        page.goto(hub.wall_login("city"))
         expect(page.get_by_test_id("fig-devices-online")).to_have_text(
             re.compile(rf"^{EDGES} / {EDGES + 1}$"), timeout=10_000)  # the probe said goodbye
         expect(page.get_by_test_id("subtitle")).to_contain_text("41 trường")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import jwt
 import pytest
 
@@ -12,6 +14,7 @@ def test_a_token_round_trips_with_its_claims() -> None:
     signer = TokenSigner("k" * 40)
     caller = signer.verify(signer.issue("thu-ngan-1", Role.CASHIER, school="thpt-le-quy-don"))
     assert caller == Principal("thu-ngan-1", Role.CASHIER, "thpt-le-quy-don", frozenset())
+    assert 11 * 3600 < caller.expires_at - time.time() <= 12 * 3600
     assert caller.can_see_school("thpt-le-quy-don") and not caller.can_see_school("thcs-tan-binh")
 
 

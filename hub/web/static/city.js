@@ -13,6 +13,7 @@ const I18N = {
     alertsOpen: "Cảnh báo đang mở", roomsOverCo2: "Phòng vượt ngưỡng CO₂ (> 1.500 ppm)",
     attention: "Trường cần chú ý", allWell: "Mọi trường đều ổn.",
     live: "Trực tiếp", connecting: "Đang kết nối", reconnecting: "Đang kết nối lại",
+    signedOut: "Màn hình chưa đăng nhập: mở /wall/login?token=… với mã của màn hình",
     switchTo: "EN",
     schools: (n) => `${n} trường`, areas: (n) => `${n} khu vực`,
     online: "trực tuyến", alerts: "cảnh báo", co2Rooms: "phòng CO₂ cao",
@@ -29,6 +30,7 @@ const I18N = {
     alertsOpen: "Open alerts", roomsOverCo2: "Rooms over the CO₂ limit (> 1,500 ppm)",
     attention: "Schools needing attention", allWell: "Every school is fine.",
     live: "Live", connecting: "Connecting", reconnecting: "Reconnecting",
+    signedOut: "This display is not signed in: open /wall/login?token=… with its token",
     switchTo: "VI",
     schools: (n) => `${n} ${n === 1 ? "school" : "schools"}`,
     areas: (n) => `${n} ${n === 1 ? "area" : "areas"}`,
@@ -227,9 +229,12 @@ function connect() {
   };
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) {
-      // The browser gives up on an HTTP error (e.g. 503): start again after a pause.
+      // The browser gives up on an HTTP error (503: busy; 401/403: not signed in): ask why,
+      // say so, and start again with a fresh snapshot.
       source.close();
-      setConn("reconnecting");
+      fetch("../api/v1/live/city/map", { cache: "no-store" }).then(
+        (answer) => setConn([401, 403].includes(answer.status) ? "signedOut" : "reconnecting"),
+        () => setConn("reconnecting"));
       setTimeout(connect, 5000);
     } else if (reconnectTimer === null) {
       reconnectTimer = setTimeout(() => { reconnectTimer = null; setConn("reconnecting"); },

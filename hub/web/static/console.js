@@ -382,7 +382,8 @@ async function signIn(raw, quiet = false) {
   $("console").hidden = false;
   $("signout").hidden = false;
   renderWho();
-  openStream();
+  // The live stream (an EventSource, which sends no headers) reads the token from a cookie.
+  call("POST", "session").then(openStream, () => {});
   const wanted = decodeURIComponent(location.hash.slice(1)).split("/");
   if (wanted.length === 2 && wanted[0] && wanted[1]) select(wanted[0], wanted[1]);
   refresh();
@@ -396,6 +397,7 @@ function signOut(reason = null) {
   }
   clearTimeout(state.timer);
   if (state.stream) state.stream.close();
+  if (state.token) call("DELETE", "session").catch(() => {});
   Object.assign(state, { token: null, claims: null, stream: null, edges: [], alerts: [],
     selected: null, detail: null, history: [], command: null, watch: state.watch + 1 });
   state.schools.clear();
@@ -507,7 +509,7 @@ async function loadDetail() {
   }
 }
 
-// The wall's public stream says when an edge changes state or a school's open alerts change;
+// The walls' live stream says when an edge changes state or a school's open alerts change;
 // the console then asks its own (token-protected) API at once instead of at the next poll.
 // Nothing from the stream is shown.
 function openStream() {

@@ -12,6 +12,7 @@ const I18N = {
     perMin: "/ phút", payments: "giao dịch",
     empty: "Chưa có dữ liệu từ các phòng.", noDevices: "Chưa có thiết bị",
     live: "Trực tiếp", connecting: "Đang kết nối", reconnecting: "Đang kết nối lại",
+    signedOut: "Màn hình chưa đăng nhập: mở /wall/login?token=… với mã của màn hình",
     online: "Trực tuyến", offline: "Mất kết nối", unknown: "Chưa rõ",
     outbox: "Hàng đợi", switchTo: "EN", since: "từ", cityView: "Toàn thành phố",
     legend: "Ngưỡng", good: "Tốt", warn: "Cảnh báo", bad: "Xấu",
@@ -29,6 +30,7 @@ const I18N = {
     perMin: "/ min", payments: "payments",
     empty: "No data from any room yet.", noDevices: "No devices yet",
     live: "Live", connecting: "Connecting", reconnecting: "Reconnecting",
+    signedOut: "This display is not signed in: open /wall/login?token=… with its token",
     online: "Online", offline: "Offline", unknown: "Unknown",
     outbox: "Backlog", switchTo: "VI", since: "since", cityView: "City",
     legend: "Limits", good: "Good", warn: "Warning", bad: "Poor",
@@ -269,9 +271,12 @@ function connect() {
   };
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) {
-      // The browser gives up on an HTTP error (e.g. 503): start again, with a fresh snapshot.
+      // The browser gives up on an HTTP error (503: busy; 401/403: not signed in): ask why,
+      // say so, and start again with a fresh snapshot.
       source.close();
-      setConn("reconnecting");
+      fetch("api/v1/live/city/map", { cache: "no-store" }).then(
+        (answer) => setConn([401, 403].includes(answer.status) ? "signedOut" : "reconnecting"),
+        () => setConn("reconnecting"));
       setTimeout(connect, 5000);
     } else if (reconnectTimer === null) {
       reconnectTimer = setTimeout(() => { reconnectTimer = null; setConn("reconnecting"); },

@@ -11,6 +11,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from hub.auth import Principal, Role, TokenSigner, live_viewer
 from hub.live import LiveState
 from hub.web.routes import router, stop_streams
 from smartschool_cli.localservers.base import free_port
@@ -123,11 +124,22 @@ class Feeder:
         self._thread.join(5)
 
 
-def make_app(live: LiveState) -> FastAPI:
-    """The smallest app the hub could be: the wall's router over ``live``."""
+#: Signs the tokens of the wall test apps.
+TEST_SECRET = "test-secret-of-the-wall-apps-0123456789"
+
+
+def make_app(live: LiveState, *, signed_in: bool = True) -> FastAPI:
+    """The smallest app the hub could be: the wall's router over ``live``.
+
+    ``signed_in``: every caller counts as a wall display, for the tests of what the walls show;
+    test_live_auth.py tests the sign-in itself, with ``signed_in=False``.
+    """
     app = FastAPI()
     app.include_router(router)
     app.state.live = live
+    app.state.tokens = TokenSigner(TEST_SECRET)
+    if signed_in:
+        app.dependency_overrides[live_viewer] = lambda: Principal("test-wall", Role.WALL)
     return app
 
 

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from hub.auth import Role, TokenSigner
 from hub.live import LiveState
 from hub.web.routes import live_streams
 from smartschool_cli.localservers.base import free_port, port_open
+from tests.hub.web.conftest import TEST_SECRET
 
 if TYPE_CHECKING:
     from .conftest import WallServer
@@ -247,6 +249,7 @@ SERVE = """
 import sys
 import uvicorn
 from fastapi import FastAPI
+from hub.auth import TokenSigner
 from hub.live import LiveState
 from hub.web.routes import router
 from hub.web.server import LiveWallServer
@@ -254,6 +257,7 @@ from hub.web.server import LiveWallServer
 app = FastAPI()
 app.include_router(router)
 app.state.live = LiveState()
+app.state.tokens = TokenSigner(sys.argv[2])
 config = uvicorn.Config(app, host="127.0.0.1", port=int(sys.argv[1]), lifespan="off", ws="none")
 LiveWallServer(config, app).run()
 """
@@ -263,14 +267,17 @@ def test_sigterm_ends_open_streams_and_the_server(tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "server.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], stdout=out, stderr=out)
+        proc = subprocess.Popen([sys.executable, "-c", SERVE, str(port), TEST_SECRET],
+                                stdout=out, stderr=out)
     try:
         deadline = time.monotonic() + 15
         while not port_open("127.0.0.1", port):
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
         url = f"http://127.0.0.1:{port}/api/v1/live/stream"
-        with httpx.stream("GET", url, timeout=TIMEOUT) as resp:
+        wall = TokenSigner(TEST_SECRET).issue("noc-1", Role.WALL)
+        with httpx.stream("GET", url, timeout=TIMEOUT,
+                          headers={"Authorization": f"Bearer {wall}"}) as resp:
             sse = SseReader(resp)
             assert sse.next_event().event == "snapshot"
             began = time.monotonic()
