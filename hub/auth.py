@@ -136,10 +136,15 @@ def live_viewer(
     if not token:
         raise _unauthorized("Màn hình chưa đăng nhập: mở /wall/login?token=…",
                             "This display is not signed in: open /wall/login?token=…")
-    caller = verify_token(request, token)
+    return ensure_live_viewer(verify_token(request, token))
+
+
+def ensure_live_viewer(caller: Principal) -> Principal:
+    """``caller``, if it may watch the live views; 403 otherwise."""
     if caller.role not in LIVE_VIEWERS:
         raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            detail={"vi": "Không có quyền", "en": "Forbidden"})
+                            detail={"vi": "Mã này không xem được màn hình giám sát",
+                                    "en": "This token cannot view the live walls"})
     return caller
 
 

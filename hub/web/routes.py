@@ -20,11 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
 from starlette.responses import Response
 
-from hub.auth import LIVE_VIEWERS, SESSION_COOKIE, Principal, live_viewer, principal, verify_token
+from hub.auth import (
+    SESSION_COOKIE,
+    Principal,
+    ensure_live_viewer,
+    live_viewer,
+    principal,
+    verify_token,
+)
 from hub.live import LiveState
 from hub.web.areas import DEFAULT_AREA_MAP, load_area_map
 from hub.web.city import CityView
@@ -109,7 +116,7 @@ async def city_wall() -> FileResponse:
 @router.get("/wall/login", include_in_schema=False)
 async def wall_login(request: Request, token: str = "", next: str = "wall") -> Response:
     """Sign a display in with its token (kept in a cookie), then show the page ``next``."""
-    caller = _live_viewer_token(request, token)
+    caller = ensure_live_viewer(verify_token(request, token))
     response = RedirectResponse(_LOGIN_NEXT.get(next, "../wall"), status_code=303)
     _set_session(request, response, token, caller)
     return response
@@ -119,9 +126,7 @@ async def wall_login(request: Request, token: str = "", next: str = "wall") -> R
 async def open_session(request: Request,
                        caller: Principal = Depends(principal)) -> Response:  # noqa: B008
     """Keep the bearer token in the session cookie, for the live streams of this browser."""
-    if caller.role not in LIVE_VIEWERS:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            detail={"vi": "Không có quyền", "en": "Forbidden"})
+    ensure_live_viewer(caller)
     token = request.headers["authorization"].split(" ", 1)[1].strip()
     response = Response(status_code=204)
     _set_session(request, response, token, caller)
@@ -134,15 +139,6 @@ async def close_session() -> Response:
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
-
-
-def _live_viewer_token(request: Request, token: str) -> Principal:
-    caller = verify_token(request, token)
-    if caller.role not in LIVE_VIEWERS:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            detail={"vi": "Mã này không xem được màn hình giám sát",
-                                    "en": "This token cannot view the live walls"})
-    return caller
 
 
 def _set_session(request: Request, response: Response, token: str, caller: Principal) -> None:
