@@ -280,15 +280,19 @@ class LiveState:
             self._changed.wait_for(lambda: self._version > since, timeout)
             return self._version
 
-    def changes(self, since: int = 0) -> dict[str, Any]:
-        """Devices and edges changed after version ``since``, as JSON-ready dicts."""
+    def changes(self, since: int = 0, school: str | None = None) -> dict[str, Any]:
+        """Devices and edges changed after version ``since``, as JSON-ready dicts; only those
+        of ``school`` when one is given."""
         with self._lock:
             return {
                 "version": self._version,
-                "devices": [_device_dict(d) for d in self._devices.values() if d.version > since],
-                "edges": [_edge_dict(e) for e in self._edges.values() if e.version > since],
+                "devices": [_device_dict(d) for d in self._devices.values()
+                            if d.version > since and school in (None, d.school)],
+                "edges": [_edge_dict(e) for e in self._edges.values()
+                          if e.version > since and school in (None, e.school)],
                 # Rates move with time alone, so every school is always sent.
-                "schools": [_activity_dict(a, time.monotonic()) for a in self._schools.values()],
+                "schools": [_activity_dict(a, time.monotonic()) for a in self._schools.values()
+                            if school in (None, a.school)],
             }
 
 

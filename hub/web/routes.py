@@ -17,16 +17,17 @@ import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
 from starlette.responses import Response
 
 from hub.auth import (
     SESSION_COOKIE,
     Principal,
+    Role,
     ensure_live_viewer,
     live_viewer,
     principal,
@@ -158,14 +159,33 @@ async def wall_static(name: str) -> Response:
     return FileResponse(path, media_type=_MEDIA_TYPES[match.group(1)], headers=_NO_CACHE)
 
 
+def live_scope(caller: Principal) -> str | None:
+    """The one school a caller's live views show; None: every school (admins, walls, and
+    staff or technicians whose token names no school)."""
+    return caller.school if caller.role in (Role.STAFF, Role.TECHNICIAN) else None
+
+
+Viewer = Annotated[Principal, Depends(live_viewer)]
+
+
+def city_viewer(caller: Viewer) -> Principal:
+    """A caller of the city views: they show every school, so no one limited to one."""
+    if live_scope(caller) is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail={
+            "vi": "Màn hình toàn thành phố dành cho trung tâm điều hành (mã quản trị hoặc màn hình)",
+            "en": "The city wall is for the operations centre (an admin or wall token)"})
+    return caller
+
+
 @live_router.get("/api/v1/live")
-async def live_snapshot(request: Request) -> dict[str, Any]:
-    """Every edge's state and every device's latest values, with the live state's version."""
+async def live_snapshot(request: Request, caller: Viewer) -> dict[str, Any]:
+    """Every edge's state and every device's latest values (of the caller's school when the
+    token names one), with the live state's version."""
     live: LiveState = request.app.state.live
-    return live.changes(0)
+    return live.changes(0, live_scope(caller))
 
 
-@live_router.get("/api/v1/live/city")
+@live_router.get("/api/v1/live/city", dependencies=[Depends(city_viewer)])
 async def city_snapshot(request: Request) -> dict[str, Any]:
     """The city's figures now: totals, every area of the map, every school."""
     view = city_view(request.app)
@@ -173,13 +193,14 @@ async def city_snapshot(request: Request) -> dict[str, Any]:
     return view.figures()
 
 
-@live_router.get("/api/v1/live/city/map")
+@live_router.get("/api/v1/live/city/map", dependencies=[Depends(city_viewer)])
 async def city_map(request: Request) -> dict[str, Any]:
     """The area map the city wall draws (chosen by the ``wall_area_map`` setting)."""
     return city_view(request.app).area_map.model_dump(mode="json")
 
 
-@live_router.get("/api/v1/live/city/stream", response_model=None)
+@live_router.get("/api/v1/live/city/stream", response_model=None,
+                 dependencies=[Depends(city_viewer)])
 async def city_stream(request: Request) -> Response:
     """Server-Sent Events: the city's figures, then again whenever a figure moves."""
     streams = live_streams(request.app)
@@ -189,15 +210,16 @@ async def city_stream(request: Request) -> Response:
 
 
 @live_router.get("/api/v1/live/stream", response_model=None)
-async def live_stream(request: Request) -> Response:
-    """Server-Sent Events: a snapshot (or what a reconnecting client missed), then changes."""
+async def live_stream(request: Request, caller: Viewer) -> Response:
+    """Server-Sent Events: a snapshot (or what a reconnecting client missed), then changes; of
+    the caller's school when the token names one."""
     streams = live_streams(request.app)
     if streams.full() or streams.closing:
         return _too_many_streams()
     since = resume_version(
         request.headers.get("last-event-id"), streams.epoch, streams.live.version
     )
-    return _event_stream(streams.events(since, request.is_disconnected))
+    return _event_stream(streams.events(since, request.is_disconnected, live_scope(caller)))
 
 
 def _too_many_streams() -> JSONResponse:

@@ -97,18 +97,20 @@ class LiveStreams:
         return f"{self.epoch}-{version}"
 
     async def events(
-        self, since: int | None, is_disconnected: Callable[[], Awaitable[bool]]
+        self, since: int | None, is_disconnected: Callable[[], Awaitable[bool]],
+        school: str | None = None,
     ) -> AsyncIterator[str]:
-        """The stream's text: retry hint, snapshot or catch-up, then changes and keep-alives."""
+        """The stream's text: retry hint, snapshot or catch-up, then changes and keep-alives;
+        only ``school``'s edges and devices when one is given."""
         live = self.live
         self.open += 1
         try:
             yield f"retry: {RETRY_MS}\n\n"
             if since is None:
-                payload = live.changes(0)
+                payload = live.changes(0, school)
                 yield self._message("snapshot", payload)
             else:
-                payload = live.changes(since)
+                payload = live.changes(since, school)
                 if payload["version"] > since:
                     yield self._message("change", payload)
             last = payload["version"]
@@ -125,7 +127,7 @@ class LiveStreams:
                     limiter=self.limiter(),
                 )
                 if version > last:
-                    payload = live.changes(last)
+                    payload = live.changes(last, school)
                     last = payload["version"]
                     yield self._message("change", payload)
                     quiet_since = time.monotonic()

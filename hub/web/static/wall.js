@@ -274,7 +274,7 @@ function connect() {
       // The browser gives up on an HTTP error (503: busy; 401/403: not signed in): ask why,
       // say so, and start again with a fresh snapshot.
       source.close();
-      fetch("api/v1/live/city/map", { cache: "no-store" }).then(
+      fetch("api/v1/live", { cache: "no-store" }).then(
         (answer) => setConn([401, 403].includes(answer.status) ? "signedOut" : "reconnecting"),
         () => setConn("reconnecting"));
       setTimeout(connect, 5000);

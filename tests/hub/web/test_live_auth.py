@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -46,7 +47,7 @@ def test_without_a_token_the_pages_load_but_the_data_does_not(server: WallServer
 
 def test_viewer_roles_may_watch_others_may_not(server: WallServer) -> None:
     for role in (Role.WALL, Role.ADMIN, Role.STAFF, Role.TECHNICIAN):
-        token = SIGNER.issue("someone", role, school="thpt-nguyen-du")
+        token = SIGNER.issue("someone", role)
         for path in LIVE:
             assert _status(server.url + path, Authorization=f"Bearer {token}") == 200, (role, path)
     for role in (Role.CASHIER, Role.PARENT, Role.EDGE):
@@ -56,6 +57,26 @@ def test_viewer_roles_may_watch_others_may_not(server: WallServer) -> None:
     forged = TokenSigner("another-secret-" + "x" * 30).issue("noc", Role.WALL)
     for bad in (expired, forged, "not-a-token"):
         assert _status(f"{server.url}/api/v1/live", Authorization=f"Bearer {bad}") == 401
+
+
+def test_a_school_token_sees_its_school_and_not_the_city(server: WallServer,
+                                                          feeder: Feeder) -> None:
+    staff = SIGNER.issue("gv-1", Role.STAFF, school="thpt-tran-dai-nghia")
+    headers = {"Authorization": f"Bearer {staff}"}
+    mine = httpx.get(f"{server.url}/api/v1/live", headers=headers, timeout=TIMEOUT).json()
+    assert mine["edges"] and {e["school"] for e in mine["edges"]} == {"thpt-tran-dai-nghia"}
+    assert {d["school"] for d in mine["devices"]} == {"thpt-tran-dai-nghia"}
+    everyone = httpx.get(f"{server.url}/api/v1/live", timeout=TIMEOUT,
+                         headers={"Authorization": f"Bearer {WALL}"}).json()
+    assert len({e["school"] for e in everyone["edges"]}) == 3
+    with httpx.stream("GET", f"{server.url}/api/v1/live/stream", headers=headers,
+                      timeout=TIMEOUT) as stream:
+        lines = stream.iter_lines()
+        data = next(line for line in lines if line.startswith("data: "))
+    snapshot = json.loads(data.removeprefix("data: "))
+    assert {e["school"] for e in snapshot["edges"]} == {"thpt-tran-dai-nghia"}
+    for path in [p for p in LIVE if "/city" in p]:
+        assert _status(server.url + path, **headers) == 403, path
 
 
 def test_a_display_signs_in_once_and_its_cookie_opens_the_streams(server: WallServer) -> None:
