@@ -218,7 +218,8 @@ class Link:
             )
         finally:
             window.release()
-        self.published += 1
+        if entry.id not in self._refused_ids:
+            self.published += 1
 
     def _refused(self, entry: Entry, reason: str) -> None:
         """The broker refused ``entry`` (paho's PUBACK callback): keep it aside, at once."""

@@ -76,6 +76,8 @@ async def test_refused_entries_leave_the_queue_for_the_refused_table_and_sync_re
             await hub.wait(lambda ms: len([m for m in ms if m.topic == telemetry]) == 3)
             await _until(lambda: agent.outbox.refused == 3 and agent.outbox.backlog == 0)
             assert hub.on(event) == []
+            published = agent.link.published  # the readings (again, if a drop caught them)
+            assert published >= 3
             rows = _refused_rows(config.outbox.path)
             assert rows == [(event, "Not authorized")] * 3
             beat = await agent.heartbeat.build()
@@ -99,6 +101,7 @@ async def test_refused_entries_leave_the_queue_for_the_refused_table_and_sync_re
                        if m.topic == ack_topic)
             assert ack.re == sync.id and ack.data["requeued"] == 3
             await _until(lambda: agent.outbox.refused == 0 and agent.outbox.backlog == 0)
+            assert agent.link.published >= published + 3
             assert _refused_rows(config.outbox.path) == []
     finally:
         broker.stop()
