@@ -140,7 +140,8 @@ class CityWatcher:
                         if line.startswith("data: "):
                             self._take(json.loads(line[6:]), time.time())
             except httpx.HTTPError:
-                time.sleep(0.2)  # the hub restarts or the stream rotates: read it again
+                # The hub restarts or the stream rotates: read it again, unless told to stop.
+                self._stop.wait(0.2)
 
     def _take(self, city: dict[str, Any], at: float) -> None:
         row = next((s for s in city["attention"] if s["school"] == self.school), None)
@@ -155,6 +156,10 @@ class CityWatcher:
         with self._changed:
             self._changed.wait_for(lambda: value in self.seen, timeout)
             return self.seen.get(value)
+
+    def stopped(self, timeout: float) -> bool:
+        """Wait until ``stop`` is called or ``timeout`` passes; whether it was called."""
+        return self._stop.wait(timeout)
 
     def wait_until(self, check: Any, timeout: float) -> dict[str, Any] | None:
         """The first city event for which ``check(city)`` holds, within ``timeout``."""
@@ -253,9 +258,9 @@ def measure_lag(hub: Hub, fleet: Child, broker_pid: int, broker_url: str, edges:
                 lost += 1
             else:
                 lags.append(seen - sent)
-            pause = sent + interval_s - time.time()
-            if pause > 0:
-                time.sleep(pause)  # the probe's pace, not a wait for a condition
+            # The next probe at the probes' pace (a stopped watcher has no wall to time on).
+            if watcher.stopped(sent + interval_s - time.time()):
+                break
         seconds = time.monotonic() - started
         after = metrics_of(hub.url)
         cpu = after["process_cpu_seconds_total"] - before["process_cpu_seconds_total"]

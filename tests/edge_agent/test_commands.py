@@ -6,56 +6,28 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from edge_agent.app import EdgeAgent
 from edge_agent.commands import RESTART_EXIT_CODE, reboot_handler
-from edge_agent.settings import EdgeConfig
 from protocol import topics
 from protocol.codes import Code
 from protocol.decode import decode_as
 from protocol.messages import Command, CommandAck
 from smartschool_cli.localservers.mosquitto import Mosquitto
-from tests.edge_agent.helpers import EDGE, SCHOOL, Collector, Received, TcpRelay, edge_config
+from tests.edge_agent.helpers import EDGE, SCHOOL, Received, TcpRelay, edge_config
+from tests.edge_agent.test_link import _wait_for as wait_for
+from tests.edge_agent.test_link import collecting, running
 
 CMD = topics.cmd(SCHOOL, EDGE)
 ACK = topics.cmd_ack(SCHOOL, EDGE)
 
 
-@asynccontextmanager
-async def running(config: EdgeConfig) -> AsyncIterator[EdgeAgent]:
-    """An agent whose link is up (subscribed to its commands)."""
-    async with EdgeAgent(config) as agent:
-        await asyncio.wait_for(agent.link.connected.wait(), 10)
-        yield agent
-
-
-@asynccontextmanager
-async def hub_side(mosquitto: Mosquitto) -> AsyncIterator[Collector]:
-    """A client standing in for the hub: publishes commands, collects acks."""
-    collector = Collector(mosquitto, [ACK])
-    try:
-        await collector.subscribed()
-        yield collector
-    finally:
-        await asyncio.to_thread(collector.close)
-
-
 def acks_for(messages: list[Received], command: Command) -> list[Received]:
     """The acks answering ``command``, in arrival order."""
     return [m for m in messages if decode_as(CommandAck, m.payload).re == command.id]
-
-
-async def until(predicate: Any, timeout: float = 10.0) -> None:
-    """Wait on the event loop until ``predicate()`` holds."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
 
 
 async def test_a_command_is_carried_out_once_per_id(mosquitto: Mosquitto, tmp_path: Path) -> None:
@@ -69,13 +41,13 @@ async def test_a_command_is_carried_out_once_per_id(mosquitto: Mosquitto, tmp_pa
         await release.wait()
         return Code.CMD_OK, {"edge": EDGE, "call": len(calls)}
 
-    async with hub_side(mosquitto) as hub:
+    async with collecting(mosquitto, ACK) as hub:
         async with running(config) as agent:
             agent.link.on_command("identify", slow_identify)
             # A copy arriving while the first is still being carried out waits for its ack.
             await hub.publish(CMD, command.to_json())
             await hub.publish(CMD, command.to_json())
-            await until(lambda: agent.link.commands.replayed == 1)
+            await wait_for(lambda: agent.link.commands.replayed == 1)
             release.set()
             await hub.wait(lambda ms: len(acks_for(ms, command)) == 2)
             # A copy arriving later (a redelivery) gets the stored ack.
@@ -101,7 +73,7 @@ async def test_reboot_restarts_only_the_agent_once_the_broker_has_its_ack(
     config = edge_config(mosquitto, tmp_path, url=relay.url, reboot_command=[])
     reboot = Command(id=uuid.uuid4(), cmd="reboot")
     try:
-        async with hub_side(mosquitto) as hub, running(config) as agent:
+        async with collecting(mosquitto, ACK) as hub, running(config) as agent:
             restart = reboot_handler(config.reboot_command, agent.request_exit)
 
             async def reboot_with_pubacks_held(command: Command) -> Any:
@@ -132,11 +104,11 @@ async def test_reboot_runs_the_configured_command_after_its_ack(
     missing = edge_config(mosquitto, tmp_path / "other",
                           reboot_command=[str(tmp_path / "no-such-reboot")])
     reboot = Command(id=uuid.uuid4(), cmd="reboot")
-    async with hub_side(mosquitto) as hub:
+    async with collecting(mosquitto, ACK) as hub:
         async with running(config) as agent:
             await hub.publish(CMD, reboot.to_json())
             await hub.wait(lambda ms: bool(acks_for(ms, reboot)))
-            await until(marker.exists)
+            await wait_for(marker.exists)
             assert not agent.finished.is_set()
         ack = decode_as(CommandAck, acks_for(hub.messages, reboot)[0].payload)
         assert ack.ok and ack.data["action"].startswith(sys.executable)
@@ -155,7 +127,7 @@ async def test_board_power_without_a_board_is_unsupported(
 ) -> None:
     power = Command(id=uuid.uuid4(), cmd="board.power", args={"on": True})
     garbled = Command(id=uuid.uuid4(), cmd="board.power", args={"on": "yes"})
-    async with hub_side(mosquitto) as hub, running(edge_config(mosquitto, tmp_path)):
+    async with collecting(mosquitto, ACK) as hub, running(edge_config(mosquitto, tmp_path)):
         await hub.publish(CMD, power.to_json())
         await hub.publish(CMD, garbled.to_json())
         await hub.wait(lambda ms: bool(acks_for(ms, power)) and bool(acks_for(ms, garbled)))
@@ -173,7 +145,7 @@ async def test_a_command_waits_for_a_box_that_was_away(
     config = config.model_copy(update={"mqtt": config.mqtt.model_copy(
         update={"protocol": protocol})})
     command = Command(id=uuid.uuid4(), cmd="identify")
-    async with hub_side(mosquitto) as hub:
+    async with collecting(mosquitto, ACK) as hub:
         async with running(config):
             pass  # the broker now knows the box's session and its subscription
         await hub.publish(CMD, command.to_json())  # the box is away
@@ -198,14 +170,14 @@ async def test_a_command_cut_off_before_its_answer_is_delivered_again(
             return Code.CMD_OK, {"calls": len(calls)}
 
         command = Command(id=uuid.uuid4(), cmd="slow")
-        async with hub_side(mosquitto) as hub, running(
+        async with collecting(mosquitto, ACK) as hub, running(
                 edge_config(mosquitto, tmp_path, url=relay.url)) as agent:
             agent.link.on_command("slow", slow)
             await hub.publish(CMD, command.to_json())
-            await until(lambda: len(calls) == 1)
+            await wait_for(lambda: len(calls) == 1)
             relay.cut()  # the line drops while the command is being carried out
             # Back online, the broker delivers the unanswered command again.
-            await until(lambda: agent.link.connections == 2 and len(calls) == 2)
+            await wait_for(lambda: agent.link.connections == 2 and len(calls) == 2)
             release.set()
             await hub.wait(lambda ms: bool(acks_for(ms, command)), timeout=20)
             acks = [decode_as(CommandAck, m.payload) for m in acks_for(hub.messages, command)]

@@ -14,7 +14,7 @@ from protocol.decode import decode_as
 from protocol.messages import Command, CommandAck
 from smartschool_cli.localservers.mosquitto import Mosquitto
 from tests.edge_agent.helpers import EDGE, SCHOOL, edge_config
-from tests.edge_agent.test_link import collecting, running
+from tests.edge_agent.test_link import _wait_for, collecting, running
 
 #: What anonymous clients may do on the test broker while events are forbidden: everything a
 #: box does except writing events (as an ACL without the ``event/+`` line would).
@@ -43,13 +43,6 @@ class AclMosquitto(Mosquitto):
         return text + f"acl_file {acl}\n"
 
 
-async def _until(predicate: object, timeout: float = 10.0) -> None:
-    assert callable(predicate)
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-
 def _refused_rows(path: Path) -> list[tuple[str, str]]:
     with sqlite3.connect(path) as db:
         return db.execute("SELECT topic, reason FROM refused ORDER BY id").fetchall()
@@ -74,7 +67,7 @@ async def test_refused_entries_leave_the_queue_for_the_refused_table_and_sync_re
                 topic, kind = (event, Kind.EVENT) if i % 2 else (telemetry, Kind.TELEMETRY)
                 await agent.outbox.put(topic, json.dumps({"n": i}).encode(), 1, kind)
             await hub.wait(lambda ms: len([m for m in ms if m.topic == telemetry]) == 3)
-            await _until(lambda: agent.outbox.refused == 3 and agent.outbox.backlog == 0)
+            await _wait_for(lambda: agent.outbox.refused == 3 and agent.outbox.backlog == 0)
             assert hub.on(event) == []
             published = agent.link.published  # the readings (again, if a drop caught them)
             assert published >= 3
@@ -88,7 +81,7 @@ async def test_refused_entries_leave_the_queue_for_the_refused_table_and_sync_re
             await asyncio.to_thread(broker.stop)
             broker.refuse_events = False
             await asyncio.to_thread(broker.start)
-            await _until(lambda: agent.link.connections > connections
+            await _wait_for(lambda: agent.link.connections > connections
                          and agent.link.connected.is_set())
             await hub.subscribed(times=2)
             sync = Command(id=uuid.uuid4(), cmd="sync")
@@ -100,7 +93,7 @@ async def test_refused_entries_leave_the_queue_for_the_refused_table_and_sync_re
             ack = next(decode_as(CommandAck, m.payload) for m in hub.messages
                        if m.topic == ack_topic)
             assert ack.re == sync.id and ack.data["requeued"] == 3
-            await _until(lambda: agent.outbox.refused == 0 and agent.outbox.backlog == 0)
+            await _wait_for(lambda: agent.outbox.refused == 0 and agent.outbox.backlog == 0)
             assert agent.link.published >= published + 3
             assert _refused_rows(config.outbox.path) == []
     finally:
