@@ -44,7 +44,6 @@ const GROUPING = { vi: ".", en: "," };
 const TIME_ZONE = "Asia/Ho_Chi_Minh";
 const LANG_KEY = "smartschool.cityWall.lang";
 const ATTENTION_ROWS = 9;
-const RECONNECT_GRACE_MS = 3000; // planned stream rotations reconnect faster than this
 // Tile geometry in SVG units: one grid cell, and the gap between tiles.
 const CELL_W = 180, CELL_H = 122, GAP = 8;
 
@@ -52,7 +51,6 @@ const model = { map: null, city: null, offsetMs: 0 };
 const tiles = new Map(); // area id -> SVG elements
 let lang = initialLanguage();
 let connState = "connecting";
-let reconnectTimer = null;
 
 function initialLanguage() {
   const asked = new URLSearchParams(location.search).get("lang");
@@ -80,13 +78,6 @@ function svg(tag, attrs = {}, text = null) {
   const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
   for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
   if (text !== null) node.textContent = text;
-  return node;
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
-  node.append(...children);
   return node;
 }
 
@@ -205,9 +196,7 @@ function tick() {
 
 function setConn(state) {
   connState = state;
-  const box = byTestId("conn-state");
-  box.dataset.state = state;
-  box.querySelector(".conn-label").textContent = t(state);
+  showConnection(state, t(state));
 }
 
 function onCity(event) {
@@ -217,30 +206,6 @@ function onCity(event) {
   renderMap();
   renderFigures();
   document.body.dataset.version = city.version; // lets a test see that an event was drawn
-}
-
-function connect() {
-  const source = new EventSource("../api/v1/live/city/stream");
-  source.addEventListener("city", onCity);
-  source.onopen = () => {
-    clearTimeout(reconnectTimer);
-    reconnectTimer = null;
-    setConn("live");
-  };
-  source.onerror = () => {
-    if (source.readyState === EventSource.CLOSED) {
-      // The browser gives up on an HTTP error (503: busy; 401/403: not signed in): ask why,
-      // say so, and start again with a fresh snapshot.
-      source.close();
-      fetch("../api/v1/live/city/map", { cache: "no-store" }).then(
-        (answer) => setConn([401, 403].includes(answer.status) ? "signedOut" : "reconnecting"),
-        () => setConn("reconnecting"));
-      setTimeout(connect, 5000);
-    } else if (reconnectTimer === null) {
-      reconnectTimer = setTimeout(() => { reconnectTimer = null; setConn("reconnecting"); },
-        RECONNECT_GRACE_MS);
-    }
-  };
 }
 
 async function loadMap() {
@@ -288,5 +253,6 @@ byTestId("lang-toggle").addEventListener("click", () => {
 });
 
 applyLanguage();
-loadMap().then(connect);
+loadMap().then(() => liveStream("../api/v1/live/city/stream", { city: onCity },
+  "../api/v1/live/city/map", setConn));
 setInterval(tick, 1000);

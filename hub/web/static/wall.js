@@ -1,5 +1,6 @@
 // Live wall: every school's rooms (edges), their state and their devices' latest values.
-// Data comes from the hub's SSE stream: a "snapshot" event, then "change" events.
+// Data comes from the hub's SSE stream (an EventSource opened by live.js): a "snapshot" event,
+// then "change" events.
 "use strict";
 
 const I18N = {
@@ -58,24 +59,15 @@ const MEASURES = {
 const MEASURE_ORDER = Object.keys(MEASURES);
 const EDGE_STATES = ["online", "offline", "unknown"];
 const STALE_MS = 120000; // a device silent this long no longer counts as online
-const RECONNECT_GRACE_MS = 3000; // planned stream rotations reconnect faster than this
 
 const model = { devices: new Map(), edges: new Map(), byEdge: new Map(), schools: new Map(),
   offsetMs: 0 };
 const tiles = new Map(); // "school/edge" -> tile elements
 let lang = new URLSearchParams(location.search).get("lang") === "en" ? "en" : "vi";
 let connState = "connecting";
-let reconnectTimer = null;
 
 const t = (key) => I18N[lang][key] ?? key;
 const serverNow = () => Date.now() + model.offsetMs;
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
-  node.append(...children);
-  return node;
-}
 
 function levelOf(name, value) {
   const limits = MEASURES[name]?.limits;
@@ -255,34 +247,7 @@ function tick() {
 
 function setConn(state) {
   connState = state;
-  const box = document.querySelector('[data-testid="conn-state"]');
-  box.dataset.state = state;
-  box.querySelector(".conn-label").textContent = t(state);
-}
-
-function connect() {
-  const source = new EventSource("api/v1/live/stream");
-  source.addEventListener("snapshot", (e) => apply(JSON.parse(e.data), true));
-  source.addEventListener("change", (e) => apply(JSON.parse(e.data), false));
-  source.onopen = () => {
-    clearTimeout(reconnectTimer);
-    reconnectTimer = null;
-    setConn("live");
-  };
-  source.onerror = () => {
-    if (source.readyState === EventSource.CLOSED) {
-      // The browser gives up on an HTTP error (503: busy; 401/403: not signed in): ask why,
-      // say so, and start again with a fresh snapshot.
-      source.close();
-      fetch("api/v1/live", { cache: "no-store" }).then(
-        (answer) => setConn([401, 403].includes(answer.status) ? "signedOut" : "reconnecting"),
-        () => setConn("reconnecting"));
-      setTimeout(connect, 5000);
-    } else if (reconnectTimer === null) {
-      reconnectTimer = setTimeout(() => { reconnectTimer = null; setConn("reconnecting"); },
-        RECONNECT_GRACE_MS);
-    }
-  };
+  showConnection(state, t(state));
 }
 
 function renderLegend() {
@@ -318,5 +283,8 @@ document.querySelector('[data-testid="lang-toggle"]').addEventListener("click", 
 });
 
 applyLanguage();
-connect();
+liveStream("api/v1/live/stream", {
+  snapshot: (e) => apply(JSON.parse(e.data), true),
+  change: (e) => apply(JSON.parse(e.data), false),
+}, "api/v1/live", setConn);
 setInterval(tick, 1000);
