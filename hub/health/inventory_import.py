@@ -20,7 +20,6 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
@@ -29,9 +28,9 @@ from sqlalchemy.orm import Session
 
 from hub.db.inventory import BOX, InventoryRow
 from hub.db.models import DeviceRow, EdgeRow
-from hub.services.people.importer import ImportReport
-from hub.services.people.rows import bad_value, cell_text, fold, reasons
-from hub.services.people.sheets import Formula, ImportFileError, read_sheet
+from hub.services.people.importer import ImportReport, RowRejected, import_rows, row_values
+from hub.services.people.rows import bad_value, cell_text, fold
+from hub.services.people.sheets import ImportFileError, read_sheet
 
 KIND = "inventory"
 HEADER_SEARCH_ROWS = 10
@@ -139,12 +138,6 @@ def header_map(cells: list[Any]) -> dict[int, str] | None:
     return found if REQUIRED <= set(found.values()) else None
 
 
-class _RowRejected(Exception):
-    def __init__(self, field: str, vi: str, en: str) -> None:
-        super().__init__(en)
-        self.field, self.vi, self.en = field, vi, en
-
-
 def import_inventory(engine: Engine, path_or_bytes: str | Path | bytes,
                      filename: str | None = None,
                      may_write: Callable[[str], bool] = lambda school: True) -> ImportReport:
@@ -169,36 +162,17 @@ def import_inventory(engine: Engine, path_or_bytes: str | Path | bytes,
     with Session(engine) as session, session.begin():
         upsert = _Upserter(session, may_write)
         seen: set[str] = set()
-        for number, cells in sheet.rows[header_at + 1:]:
-            report.rows += 1
-            try:
-                row = _validate(columns, cells)
-                if row.asset_tag in seen:
-                    raise _RowRejected("asset_tag", "Trùng mã tài sản với một dòng phía trên",
-                                       "Same asset tag as an earlier row of this file")
-                seen.add(row.asset_tag)
-                outcome = upsert.apply(row)
-            except _RowRejected as error:
-                report.reject(number, headers.get(error.field, error.field), error.vi, error.en)
-                continue
-            except ValidationError as error:
-                for field, vi, en in reasons(error):
-                    report.reject(number, headers.get(field, field), vi, en)
-                continue
-            setattr(report, outcome, getattr(report, outcome) + 1)
+
+        def take(cells: list[Any]) -> str:
+            row = InventoryIn.model_validate(row_values(columns, cells))
+            if row.asset_tag in seen:
+                raise RowRejected("asset_tag", "Trùng mã tài sản với một dòng phía trên",
+                                  "Same asset tag as an earlier row of this file")
+            seen.add(row.asset_tag)
+            return upsert.apply(row)
+
+        import_rows(report, sheet.rows[header_at + 1:], headers, take)
     return report
-
-
-def _validate(columns: dict[int, str], cells: list[Any]) -> InventoryIn:
-    values: dict[str, Any] = {}
-    for index, field in columns.items():
-        cell = cells[index] if index < len(cells) else None
-        if isinstance(cell, Formula):
-            raise _RowRejected(field, "Không chấp nhận công thức, hãy nhập giá trị",
-                               "Formulas are not accepted: enter the value")
-        if cell is not None:
-            values[field] = cell
-    return InventoryIn.model_validate(values)
 
 
 class _Upserter:
@@ -222,7 +196,7 @@ class _Upserter:
     def apply(self, row: InventoryIn) -> str:
         """Upsert one row: ``created``, ``updated`` or ``unchanged``."""
         if not self.may_write(row.school):
-            raise _RowRejected("school", f"Không có quyền với trường {row.school}",
+            raise RowRejected("school", f"Không có quyền với trường {row.school}",
                                f"Not allowed for school {row.school}")
         device = row.device or BOX
         firmware_now, rooms_now = self._reported(row.school)
@@ -239,7 +213,7 @@ class _Upserter:
             self.session.flush()
             return "created"
         if found.school != row.school and not self.may_write(found.school):
-            raise _RowRejected("asset_tag", f"Tài sản {row.asset_tag} thuộc trường khác",
+            raise RowRejected("asset_tag", f"Tài sản {row.asset_tag} thuộc trường khác",
                                f"Asset {row.asset_tag} belongs to another school")
         changed = False
         for name, value in values.items():

@@ -8,6 +8,7 @@ The whole file is one transaction, with the roster version bumped when anything 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,43 @@ class ImportReport(BaseModel):
         self.rejections.append(Rejection(row=row, column=column, vi=vi, en=en))
 
 
-class _RowRejected(Exception):
+class RowRejected(Exception):
+    """One row refused: the field at fault, and why in both languages."""
+
     def __init__(self, field: str, vi: str, en: str) -> None:
         super().__init__(en)
         self.field, self.vi, self.en = field, vi, en
+
+
+def row_values(columns: dict[int, str], cells: list[Any]) -> dict[str, Any]:
+    """The row's filled cells by field; RowRejected for a formula (the file has no value)."""
+    values: dict[str, Any] = {}
+    for index, field in columns.items():
+        cell = cells[index] if index < len(cells) else None
+        if isinstance(cell, Formula):
+            raise RowRejected(field, "Không chấp nhận công thức, hãy nhập giá trị",
+                              "Formulas are not accepted: enter the value")
+        if cell is not None:
+            values[field] = cell
+    return values
+
+
+def import_rows(report: ImportReport, rows: list[tuple[int, list[Any]]], headers: dict[str, str],
+                take: Callable[[list[Any]], str]) -> None:
+    """Give each row's cells to ``take``, which applies it and says ``created``, ``updated`` or
+    ``unchanged``, or raises RowRejected or ValidationError; count each in ``report``."""
+    for number, cells in rows:
+        report.rows += 1
+        try:
+            outcome = take(cells)
+        except RowRejected as error:
+            report.reject(number, headers.get(error.field, error.field), error.vi, error.en)
+            continue
+        except ValidationError as error:
+            for field, vi, en in reasons(error):
+                report.reject(number, headers.get(field, field), vi, en)
+            continue
+        setattr(report, outcome, getattr(report, outcome) + 1)
 
 
 def import_file(engine: Engine, school: str, kind: str, path_or_bytes: str | Path | bytes,
@@ -93,39 +127,20 @@ def import_file(engine: Engine, school: str, kind: str, path_or_bytes: str | Pat
             raise ImportFileError(f"Không có trường {school}", f"No school {school}", 404)
         upsert = _Upserter(session, school)
         seen: set[Any] = set()
-        for number, cells in sheet.rows[header_at + 1:]:
-            report.rows += 1
-            try:
-                row = _validate(kind, columns, cells)
-                key = upsert.key(row)
-                if key in seen:
-                    raise _RowRejected(upsert.key_field(row), "Trùng khóa với một dòng phía trên",
-                                       "Same key as an earlier row of this file")
-                seen.add(key)
-                outcome = upsert.apply(row)
-            except _RowRejected as error:
-                report.reject(number, headers.get(error.field, error.field), error.vi, error.en)
-                continue
-            except ValidationError as error:
-                for field, vi, en in reasons(error):
-                    report.reject(number, headers.get(field, field), vi, en)
-                continue
-            setattr(report, outcome, getattr(report, outcome) + 1)
+
+        def take(cells: list[Any]) -> str:
+            row = MODELS[kind].model_validate(row_values(columns, cells))
+            key = upsert.key(row)
+            if key in seen:
+                raise RowRejected(upsert.key_field(row), "Trùng khóa với một dòng phía trên",
+                                  "Same key as an earlier row of this file")
+            seen.add(key)
+            return upsert.apply(row)
+
+        import_rows(report, sheet.rows[header_at + 1:], headers, take)
         if report.created or report.updated:
             bump_roster(session, school)
     return report
-
-
-def _validate(kind: str, columns: dict[int, str], cells: list[Any]) -> BaseModel:
-    values: dict[str, Any] = {}
-    for index, field in columns.items():
-        cell = cells[index] if index < len(cells) else None
-        if isinstance(cell, Formula):
-            raise _RowRejected(field, "Không chấp nhận công thức, hãy nhập giá trị",
-                               "Formulas are not accepted: enter the value")
-        if cell is not None:
-            values[field] = cell
-    return MODELS[kind].model_validate(values)
 
 
 def _changed(row: Any, **values: Any) -> bool:
@@ -177,7 +192,7 @@ class _Upserter:
             case CardIn():
                 student = self.students.get(row.code)
                 if student is None:
-                    raise _RowRejected("code", f"Không có học sinh mã {row.code}",
+                    raise RowRejected("code", f"Không có học sinh mã {row.code}",
                                        f"No student with code {row.code}")
                 return self._card(student, row.card)
             case ClassIn():
@@ -226,7 +241,7 @@ class _Upserter:
         if found.student_id != student.id:
             # Moving a card between students is done through the API (block, replace), never by
             # a file: a typo must not hand one child's wallet to another.
-            raise _RowRejected("card", "Thẻ này đã được cấp cho học sinh khác",
+            raise RowRejected("card", "Thẻ này đã được cấp cho học sinh khác",
                                "This card already belongs to another student")
         return "unchanged"  # a re-import never unblocks a blocked card
 
