@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import date, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import Engine, select
@@ -19,42 +16,14 @@ from hub.services.people.manage import put_school
 from tests.hub.attendance.conftest import MAI_ANH, at, tap
 from tests.hub.conftest import wait_until
 from tests.hub.people.samples import SCHOOL, SCHOOL_NAME
-
-
-class Receiver(ThreadingHTTPServer):
-    """A parents' app stand-in: records every POST; answers 500 to the first ``fail`` ones."""
-
-    def __init__(self, fail: int) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fail = fail
-        self.posts: list[tuple[str, dict[str, str], dict]] = []
-        self.lock = threading.Lock()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Receiver
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with self.server.lock:
-            self.server.posts.append((self.path, dict(self.headers), body))
-            failing = len(self.server.posts) <= self.server.fail
-        self.send_response(500 if failing else 204)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
+from tests.hub.webhooks import Receiver, start_receiver, stop_receiver
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = Receiver(fail=1)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    server, _ = start_receiver(fail=1)
     yield server
-    server.shutdown()
-    server.server_close()
+    stop_receiver(server)
 
 
 def test_arrival_and_absence_reach_the_webhook_after_a_500(engine: Engine,
