@@ -18,7 +18,7 @@ from sqlalchemy import Engine, and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from hub.db.alerts import AlertNotificationRow, AlertRulesRow
-from hub.services.attendance_notify import LEASE, WebhookPoster
+from hub.services.attendance_notify import LEASE, WebhookPoster, record_delivery
 
 log = logging.getLogger(__name__)
 
@@ -95,17 +95,13 @@ class AlertWebhookSender:
                                              missing="no alert webhook configured for the school")
             with Session(self.engine) as session, session.begin():
                 row = session.get_one(AlertNotificationRow, notification_id)
-                row.attempts += tries
-                if error:
+                delay = record_delivery(row, tries, error, self.backoff, self.max_backoff)
+                if delay is None:
+                    sent += 1
+                else:
                     failed_alerts.add(alert_id)
-                    delay = min(self.backoff * 2 ** min(row.attempts, 20), self.max_backoff)
-                    row.next_attempt_at = datetime.now(UTC) + delay
-                    row.last_error = error[:500]
                     log.warning("alert event %s not delivered (%s); next try in %s", key, error,
                                 delay)
-                else:
-                    row.sent_at, row.last_error = datetime.now(UTC), ""
-                    sent += 1
         return sent
 
     def _release(self, notification_id: int) -> None:

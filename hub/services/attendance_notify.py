@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from hub.db.alerts import AlertNotificationRow
 from hub.db.attendance import NotificationRow, SchoolWebhookRow
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,20 @@ MAX_BACKOFF = timedelta(hours=1)
 
 class DeliveryError(Exception):
     """The receiver did not take the notification (network error or a non-2xx answer)."""
+
+
+def record_delivery(row: NotificationRow | AlertNotificationRow, tries: int, error: str | None,
+                    backoff: timedelta, max_backoff: timedelta) -> timedelta | None:
+    """Note one delivery of an outbox row: sent, or its next try after a growing backoff;
+    the delay when it failed, None when it was sent."""
+    row.attempts += tries
+    if error:
+        delay = min(backoff * 2 ** min(row.attempts, 20), max_backoff)
+        row.next_attempt_at = datetime.now(UTC) + delay
+        row.last_error = error[:500]
+        return delay
+    row.sent_at, row.last_error = datetime.now(UTC), ""
+    return None
 
 
 class WebhookPoster:
@@ -121,14 +136,10 @@ class WebhookSender:
                                              missing="no webhook configured for the school")
             with Session(self.engine) as session, session.begin():
                 row = session.get_one(NotificationRow, notification_id)
-                row.attempts += tries
-                if error:
-                    delay = min(BACKOFF * 2 ** min(row.attempts, 20), MAX_BACKOFF)
-                    row.next_attempt_at = datetime.now(UTC) + delay
-                    row.last_error = error[:500]
+                delay = record_delivery(row, tries, error, BACKOFF, MAX_BACKOFF)
+                if delay is None:
+                    sent += 1
+                else:
                     log.warning("notification %s not delivered (%s); next try in %s", key, error,
                                 delay)
-                else:
-                    row.sent_at, row.last_error = datetime.now(UTC), ""
-                    sent += 1
         return sent
