@@ -271,10 +271,12 @@ class MqttLink:
         put_package = connection.put_package
         on_publish = self._handle_publish_packet
         on_message, on_burst_end = self._on_message, self._on_burst_end
-        # The usual message inline: QoS 1 or 0, neither DUP nor RETAIN, MQTT 5, from the main
-        # subscription (its properties block is _MAIN_ONLY). Anything else takes on_publish.
-        # By first byte: the length of the packet id.
-        usual: dict[int, int] = {0x32: 2, 0x30: 0} if self.v5 else {}
+        # The usual message inline: QoS 0 or 1 (DUP and RETAIN flags change nothing here: a
+        # redelivered backlog is as hot), MQTT 5, from the main subscription (its properties
+        # block is _MAIN_ONLY). Anything else takes on_publish. By first byte: the packet id's
+        # length.
+        usual: dict[int, int] = {0x30 | flags: 2 if flags & 0x02 else 0
+                                 for flags in range(16) if not flags & 0x04} if self.v5 else {}
 
         def read_packets(data: bytes) -> int:
             if getattr(handler, "current_connection", connection) is not connection:
