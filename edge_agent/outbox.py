@@ -92,6 +92,8 @@ class Outbox(ThreadedSqlite):
         self.telemetry_max_rows = telemetry_max_rows
         self._count = 0
         self._refused = 0
+        self._refused_telemetry_rows = 0
+        self._refused_telemetry_bytes = 0
         self._telemetry_rows = 0
         self._telemetry_bytes = 0
         self.shed_total = 0
@@ -103,16 +105,21 @@ class Outbox(ThreadedSqlite):
     def _open(self) -> None:
         db = self._connect(_SCHEMA)
         self._count = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-        rows, size = db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox WHERE kind = ?",
-            (Kind.TELEMETRY.value,),
-        ).fetchone()
-        self._telemetry_rows, self._telemetry_bytes = rows, size
+        self._telemetry_rows, self._telemetry_bytes = self._telemetry_in("outbox")
         self._refused = db.execute("SELECT COUNT(*) FROM refused").fetchone()[0]
+        self._refused_telemetry_rows, self._refused_telemetry_bytes = self._telemetry_in("refused")
         log.info("outbox %s opened with %d waiting", self.path, self._count)
         if self._refused:
             log.warning("outbox %s holds %d entries the broker refused (a sync command sends "
                         "them again)", self.path, self._refused)
+
+    def _telemetry_in(self, table: str) -> tuple[int, int]:
+        """(rows, payload bytes) of the telemetry in ``table``."""
+        rows, size = self._conn.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM {table} WHERE kind = ?",
+            (Kind.TELEMETRY.value,),
+        ).fetchone()
+        return int(rows), int(size)
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -161,14 +168,20 @@ class Outbox(ThreadedSqlite):
 
     def _shed(self, new_bytes: int) -> tuple[int, int]:
         """Delete the oldest telemetry rows over the budget; return (rows, bytes) removed."""
-        rows = self._telemetry_rows + 1
-        size = self._telemetry_bytes + new_bytes
+        return self._shed_oldest("outbox", self._telemetry_rows + 1,
+                                 self._telemetry_bytes + new_bytes)
+
+    def _shed_oldest(self, table: str, rows: int, size: int) -> tuple[int, int]:
+        """Delete ``table``'s oldest telemetry while its ``rows`` rows of ``size`` bytes are over
+        the budget; return (rows, bytes) removed."""
         victims: list[tuple[int, int]] = []
+        max_rows = self.telemetry_max_rows
+        if size <= self.telemetry_budget_bytes and (max_rows is None or rows <= max_rows):
+            return 0, 0
         cursor = self._conn.execute(
-            "SELECT id, LENGTH(payload) FROM outbox WHERE kind = ? ORDER BY id",
+            f"SELECT id, LENGTH(payload) FROM {table} WHERE kind = ? ORDER BY id",
             (Kind.TELEMETRY.value,),
         )
-        max_rows = self.telemetry_max_rows
         while size > self.telemetry_budget_bytes or (max_rows is not None and rows > max_rows):
             row = cursor.fetchone()
             if row is None:
@@ -178,7 +191,7 @@ class Outbox(ThreadedSqlite):
             size -= row[1]
         cursor.close()
         if victims:
-            self._conn.executemany("DELETE FROM outbox WHERE id = ?", [(v[0],) for v in victims])
+            self._conn.executemany(f"DELETE FROM {table} WHERE id = ?", [(v[0],) for v in victims])
         return len(victims), sum(v[1] for v in victims)
 
     # -- draining ----------------------------------------------------------------------------
@@ -227,7 +240,7 @@ class Outbox(ThreadedSqlite):
         db = self._conn
         db.execute("BEGIN IMMEDIATE")
         try:
-            moved = 0
+            moved = rows = size = 0  # all entries moved; of them, telemetry rows and bytes
             for entry_id, reason in refusals:
                 row = db.execute(
                     "SELECT kind, LENGTH(payload) FROM outbox WHERE id = ?", (entry_id,)
@@ -242,33 +255,24 @@ class Outbox(ThreadedSqlite):
                 db.execute("DELETE FROM outbox WHERE id = ?", (entry_id,))
                 moved += 1
                 if row[0] == Kind.TELEMETRY.value:
-                    self._telemetry_rows -= 1
-                    self._telemetry_bytes -= row[1]
-            shed = self._shed_refused()
+                    rows, size = rows + 1, size + row[1]
+            # A box refused for days must not fill its disk: refused telemetry has a budget
+            # like the queue's; requests and events are never shed.
+            shed = self._shed_oldest("refused", self._refused_telemetry_rows + rows,
+                                     self._refused_telemetry_bytes + size)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         self._count -= moved
-        self._refused += moved - shed
-        if shed:
-            self.shed_total += shed
-            log.warning("refused telemetry over the budget: shed %d oldest readings", shed)
-
-    def _shed_refused(self) -> int:
-        """Delete the oldest refused telemetry over the telemetry budget (a box refused for
-        days must not fill its disk); requests and events are never shed."""
-        rows = self._conn.execute(
-            "SELECT id, LENGTH(payload) FROM refused WHERE kind = ? ORDER BY id DESC",
-            (Kind.TELEMETRY.value,),
-        ).fetchall()
-        size, victims = 0, []
-        for entry_id, length in rows:
-            size += length
-            if size > self.telemetry_budget_bytes:
-                victims.append((entry_id,))
-        self._conn.executemany("DELETE FROM refused WHERE id = ?", victims)
-        return len(victims)
+        self._telemetry_rows -= rows
+        self._telemetry_bytes -= size
+        self._refused += moved - shed[0]
+        self._refused_telemetry_rows += rows - shed[0]
+        self._refused_telemetry_bytes += size - shed[1]
+        if shed[0]:
+            self.shed_total += shed[0]
+            log.warning("refused telemetry over the budget: shed %d oldest readings", shed[0])
 
     async def requeue_refused(self) -> int:
         """Queue every refused entry again, oldest first, after what waits now; how many."""
@@ -282,10 +286,6 @@ class Outbox(ThreadedSqlite):
         db.execute("BEGIN IMMEDIATE")
         try:
             # New ids at the end of the queue; seq and payload stay as they were.
-            rows, size = db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM refused WHERE kind = ?",
-                (Kind.TELEMETRY.value,),
-            ).fetchone()
             moved = db.execute(
                 "INSERT INTO outbox (kind, topic, qos, seq, payload) "
                 "SELECT kind, topic, qos, seq, payload FROM refused ORDER BY id"
@@ -296,9 +296,9 @@ class Outbox(ThreadedSqlite):
             db.execute("ROLLBACK")
             raise
         self._count += moved
-        self._refused = 0
-        self._telemetry_rows += rows
-        self._telemetry_bytes += size
+        self._telemetry_rows += self._refused_telemetry_rows
+        self._telemetry_bytes += self._refused_telemetry_bytes
+        self._refused = self._refused_telemetry_rows = self._refused_telemetry_bytes = 0
         return moved
 
     # -- figures -----------------------------------------------------------------------------
